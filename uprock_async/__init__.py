@@ -1,0 +1,55 @@
+"""uprock_async: async clients for the Uprock Crawl API and the ScreenshotCenter API.
+
+::
+
+    from uprock_async import UprockClient
+
+    async with UprockClient() as client:           # key from UPROCK_API_KEY
+        details = await client.job_details(job_ids, concurrency="auto")
+"""
+
+from ._adaptive import AdaptiveConcurrency
+from ._config import Limits, RetryPolicy, Timeout
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    UprockAsyncError,
+    WaitTimeoutError,
+)
+from ._fanout import Outcome, fan_out
+from ._stats import ClientStats
+from ._version import __version__ as __version__
+from .screenshotcenter import ScreenshotCenterClient
+from .uprock import UprockClient
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AdaptiveConcurrency",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientStats",
+    "Limits",
+    "NotFoundError",
+    "Outcome",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "RetryPolicy",
+    "ScreenshotCenterClient",
+    "ServerError",
+    "Timeout",
+    "UprockAsyncError",
+    "UprockClient",
+    "WaitTimeoutError",
+    "fan_out",
+]

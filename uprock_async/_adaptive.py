@@ -1,0 +1,193 @@
+"""AdaptiveConcurrency: a concurrency limit that finds the service's capacity (AIMD).
+
+The limit is a congestion window, as in TCP: every call that completes at steady
+latency adds ``1/limit`` (so about +1 per round trip while the window is in use),
+and an overload signal multiplies it by ``decrease`` (0.7) — at most once per
+round trip, because only a call that *started after* the last cut may cut again.
+Overload signals are a 429 or 503 answer (retried attempts included), an
+:class:`~uprock_async.APITimeoutError`, or a latency far above the recent minimum.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from contextvars import ContextVar
+from typing import Literal, TypeAlias
+
+import anyio
+
+__all__ = ["AdaptiveConcurrency", "ConcurrencyArg", "Probe", "current_probe", "resolve_concurrency"]
+
+_MIN_RTT_WINDOW = 10.0  # seconds a minimum-latency sample is remembered
+
+
+class AdaptiveConcurrency:
+    """A concurrency limit that adapts to the service: AIMD on 429/503/timeouts/latency.
+
+    Pass it (or ``"auto"``) as ``concurrency=`` to :func:`~uprock_async.fan_out`,
+    ``job_details``, ``iter_job_details`` or ``crawl_infos``. One instance may be
+    shared by several concurrent calls: together they never exceed
+    :attr:`current`. ``latency_factor``: a call slower than this many times the
+    recent minimum latency counts as an overload signal; ``decrease``: the
+    multiplicative cut.
+    """
+
+    __slots__ = (
+        "_decrease",
+        "_in_flight",
+        "_last_cut",
+        "_latency_factor",
+        "_limit",
+        "_min_rtt",
+        "_min_rtt_prev",
+        "_rtt_epoch",
+        "_waiters",
+        "maximum",
+        "minimum",
+    )
+
+    def __init__(
+        self,
+        initial: int = 8,
+        minimum: int = 1,
+        maximum: int = 256,
+        *,
+        latency_factor: float = 4.0,
+        decrease: float = 0.7,
+    ) -> None:
+        for name, value in (("initial", initial), ("minimum", minimum), ("maximum", maximum)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"AdaptiveConcurrency {name} must be an int, got {value!r}")
+        if minimum < 1:
+            raise ValueError(f"AdaptiveConcurrency minimum must be >= 1, got {minimum}")
+        if maximum < minimum:
+            raise ValueError(f"AdaptiveConcurrency maximum ({maximum}) < minimum ({minimum})")
+        if not minimum <= initial <= maximum:
+            raise ValueError(
+                f"AdaptiveConcurrency initial ({initial}) must be within "
+                f"[minimum, maximum] = [{minimum}, {maximum}]"
+            )
+        if not 0 < decrease < 1:
+            raise ValueError(f"decrease must be in (0, 1), got {decrease}")
+        if latency_factor <= 1:
+            raise ValueError(f"latency_factor must be > 1, got {latency_factor}")
+        self.minimum = minimum
+        self.maximum = maximum
+        self._limit = float(initial)
+        self._decrease = decrease
+        self._latency_factor = latency_factor
+        self._in_flight = 0
+        self._waiters: deque[anyio.Event] = deque()
+        self._last_cut = -1.0
+        self._min_rtt = float("inf")
+        self._min_rtt_prev = float("inf")
+        self._rtt_epoch = time.monotonic()
+
+    def __repr__(self) -> str:
+        return (
+            f"AdaptiveConcurrency(current={self.current}, in_flight={self._in_flight}, "
+            f"minimum={self.minimum}, maximum={self.maximum})"
+        )
+
+    @property
+    def current(self) -> int:
+        """The limit now: calls that may run at once."""
+        return int(self._limit)
+
+    @property
+    def in_flight(self) -> int:
+        """Calls holding a slot now."""
+        return self._in_flight
+
+    # -- slots ---------------------------------------------------------------
+
+    async def acquire(self) -> float:
+        """Wait for a slot; returns the start time to pass to :meth:`record`."""
+        if self._in_flight < int(self._limit) and not self._waiters:
+            self._in_flight += 1
+            return time.monotonic()
+        event = anyio.Event()
+        self._waiters.append(event)
+        try:
+            await event.wait()
+        except BaseException:
+            if event.is_set():  # granted a slot while being cancelled: hand it on
+                self.release()
+            else:
+                self._waiters.remove(event)
+            raise
+        return time.monotonic()
+
+    def release(self) -> None:
+        """Give a slot back, waking waiters while the limit allows."""
+        self._in_flight -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        limit = int(self._limit)
+        while self._waiters and self._in_flight < limit:
+            self._in_flight += 1  # reserved for the waiter we wake
+            self._waiters.popleft().set()
+
+    # -- signals -------------------------------------------------------------
+
+    def record(self, started: float, latency: float, *, overloaded: bool = False) -> None:
+        """Feed one completed attempt: its start time, latency and overload verdict."""
+        now = started + latency
+        if now - self._rtt_epoch > _MIN_RTT_WINDOW:
+            self._min_rtt_prev, self._min_rtt = self._min_rtt, float("inf")
+            self._rtt_epoch = now
+        if not overloaded:
+            base = min(self._min_rtt, self._min_rtt_prev)
+            if latency < self._min_rtt:
+                self._min_rtt = latency
+            overloaded = base != float("inf") and latency > base * self._latency_factor + 0.005
+        if overloaded:
+            if started >= self._last_cut:  # at most one cut per round trip
+                self._limit = max(float(self.minimum), self._limit * self._decrease)
+                self._last_cut = now
+        elif self._in_flight >= int(self._limit) or self._waiters:
+            # grow only while the window is in use, so an idle limiter does not drift up
+            self._limit = min(float(self.maximum), self._limit + 1.0 / self._limit)
+            self._wake()
+
+
+ConcurrencyArg: TypeAlias = "int | Literal['auto'] | AdaptiveConcurrency"
+
+
+def resolve_concurrency(value: object) -> int | AdaptiveConcurrency:
+    """Validate a ``concurrency=`` argument: a positive int, ``"auto"`` or a limiter."""
+    if isinstance(value, AdaptiveConcurrency):
+        return value
+    if value == "auto":
+        return AdaptiveConcurrency()
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(
+            f"concurrency must be a positive int, 'auto' or an AdaptiveConcurrency, got {value!r}"
+        )
+    if value < 1:
+        raise ValueError(f"concurrency must be >= 1, got {value}")
+    return value
+
+
+class Probe:
+    """Feeds one call's HTTP attempts to a limiter (set per call in a context variable).
+
+    The transport reports every attempt, retries included, so a 429 that a retry
+    absorbed still slows the fan-out down; ``fed`` tells the fan-out whether it
+    must report the call itself.
+    """
+
+    __slots__ = ("fed", "limiter")
+
+    def __init__(self, limiter: AdaptiveConcurrency) -> None:
+        self.limiter = limiter
+        self.fed = False
+
+    def attempt(self, started: float, latency: float, *, overloaded: bool) -> None:
+        self.fed = True
+        self.limiter.record(started, latency, overloaded=overloaded)
+
+
+current_probe: ContextVar[Probe | None] = ContextVar("uprock_async_probe", default=None)

@@ -1,0 +1,125 @@
+"""Configuration value objects: :class:`Timeout`, :class:`Limits`, :class:`RetryPolicy`.
+
+They are small, frozen and validated at construction, so a bad value fails where
+it is written rather than deep inside a request.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+__all__ = ["Limits", "RetryPolicy", "Timeout"]
+
+_DEFAULT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def _check_positive(name: str, value: float | None, *, allow_none: bool = True) -> None:
+    if value is None:
+        if not allow_none:
+            raise ValueError(f"{name} must be a number, not None")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """Time limits for one HTTP attempt, in seconds (``None`` = no limit).
+
+    ``total`` bounds the whole attempt (connect, send, wait, read the body);
+    ``connect`` bounds getting a connection from the pool and opening it;
+    ``read`` bounds the wait between two reads from the socket.
+    A retried request gets a fresh budget for each attempt.
+    """
+
+    total: float | None = 30.0
+    connect: float | None = 10.0
+    read: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("total", "connect", "read"):
+            _check_positive(f"Timeout.{name}", getattr(self, name))
+
+    @classmethod
+    def coerce(cls, value: float | Timeout | None) -> Timeout:
+        """Accept a number (total seconds), a :class:`Timeout` or ``None`` (no limits)."""
+        if isinstance(value, Timeout):
+            return value
+        if value is None:
+            return cls(total=None, connect=None, read=None)
+        _check_positive("timeout", value)
+        return cls(total=float(value), connect=min(10.0, float(value)))
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Connection pool limits for the client's single ``aiohttp`` connector.
+
+    ``max_connections``: open connections in total (0 = unlimited);
+    ``max_connections_per_host``: per host (0 = unlimited);
+    ``keepalive_expiry``: seconds an idle connection stays in the pool.
+    """
+
+    max_connections: int = 100
+    max_connections_per_host: int = 0
+    keepalive_expiry: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_connections", "max_connections_per_host"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(
+                    f"Limits.{name} must be an int >= 0 (0 = unlimited), got {value!r}"
+                )
+        _check_positive("Limits.keepalive_expiry", self.keepalive_expiry, allow_none=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When and how long to wait before trying a request again.
+
+    Attempt ``n`` (0-based) that failed with a connection error or one of
+    ``retry_statuses`` waits ``min(backoff_max, backoff_initial * 2**n)``
+    seconds, scaled by a random factor in ``[0.5, 1.0]`` when ``jitter`` is on,
+    unless the server sent ``Retry-After``: that is honoured, capped at
+    ``max_retry_after``. ``max_retries=0`` disables retries.
+    """
+
+    max_retries: int = 2
+    backoff_initial: float = 0.5
+    backoff_max: float = 8.0
+    jitter: bool = True
+    retry_statuses: frozenset[int] = field(default=_DEFAULT_RETRY_STATUSES)
+    max_retry_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            raise TypeError(f"max_retries must be an int, got {self.max_retries!r}")
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+        if self.backoff_initial < 0 or self.backoff_max < 0 or self.max_retry_after < 0:
+            raise ValueError("backoff_initial, backoff_max and max_retry_after must be >= 0")
+        object.__setattr__(self, "retry_statuses", frozenset(self.retry_statuses))
+
+    @classmethod
+    def coerce(cls, value: RetryPolicy | int | None) -> RetryPolicy:
+        """Accept a policy, an int (``max_retries``) or ``None`` (the default policy)."""
+        if value is None:
+            return cls()
+        if isinstance(value, RetryPolicy):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return cls(max_retries=value)
+        raise TypeError(f"retry must be a RetryPolicy, an int or None, got {type(value).__name__}")
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (0-based)."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        delay = min(self.backoff_max, self.backoff_initial * (2.0**attempt))
+        if self.jitter:
+            delay *= 0.5 + random.random() / 2
+        return delay

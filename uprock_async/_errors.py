@@ -1,0 +1,363 @@
+"""Every exception uprock_async raises, and the map from a response to one of them.
+
+::
+
+    UprockAsyncError                      base of everything we raise
+    ├── APIConnectionError                could not talk to the server (DNS, reset, TLS)
+    │   └── APITimeoutError               no answer within the Timeout
+    ├── APIStatusError                    server answered with an error
+    │   │   .status_code .message .code .request_id .body(bytes)
+    │   ├── BadRequestError       400 / 422 / "invalid request: …" / VALIDATION_ERROR
+    │   ├── AuthenticationError   401 / INVALID_API_KEY
+    │   ├── PermissionDeniedError 403
+    │   ├── NotFoundError         404 / "not found: …"
+    │   ├── RateLimitError        429  (.retry_after)
+    │   └── ServerError           5xx
+    ├── ResponseDecodeError               body is not the JSON we expect (.body, .status_code)
+    └── WaitTimeoutError                  wait_for_* ran out of time (.last_status)
+
+Both services' error bodies are understood: Uprock answers with a bare JSON
+string (``"not found: job does not exist …"``) or ``{"error": "…"}``;
+ScreenshotCenter with ``{"success": false, "error", "code", "details":
+{"request_id"}}`` (sometimes with HTTP 200) or a validation body
+``{"error", "code": "VALIDATION_ERROR", "fields"}``. HTML or empty bodies still
+map by status. :func:`status_error` is pure: it takes bytes and returns an
+exception, so it is tested without a server.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "ServerError",
+    "UprockAsyncError",
+    "WaitTimeoutError",
+    "excerpt",
+    "parse_retry_after",
+    "status_error",
+]
+
+_EXCERPT_BYTES = 200
+
+
+class UprockAsyncError(Exception):
+    """Base class of every exception raised by uprock_async."""
+
+    message: str
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class APIConnectionError(UprockAsyncError):
+    """The server could not be reached, or the connection broke mid-exchange."""
+
+
+class APITimeoutError(APIConnectionError):
+    """No complete answer arrived within the configured :class:`~uprock_async.Timeout`."""
+
+
+class APIStatusError(UprockAsyncError):
+    """The server answered with an error.
+
+    Attributes: ``status_code`` (HTTP status; 200 for an error envelope sent with
+    200), ``message`` (the service's own text), ``code`` (the service's error code,
+    e.g. ``"INVALID_API_KEY"``, when it sent one), ``request_id`` (quote it to the
+    provider's support), ``body`` (the raw response bytes) and ``fields``
+    (per-field validation messages, when sent).
+    """
+
+    status_code: int
+    code: str | None
+    request_id: str | None
+    body: bytes
+    fields: dict[str, Any] | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        request_id: str | None = None,
+        body: bytes = b"",
+        fields: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.request_id = request_id
+        self.body = body
+        self.fields = fields
+
+    def __str__(self) -> str:
+        parts = [f"HTTP {self.status_code}: {self.message}"]
+        if self.code:
+            parts.append(f"code={self.code}")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        return " ".join(parts)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructor arguments need help to survive pickling
+        # (errors cross process boundaries in uprock_async.distributed).
+        return (_rebuild, (type(self), self.message, self.__dict__))
+
+
+def _rebuild(cls: type[APIStatusError], message: str, state: dict[str, Any]) -> APIStatusError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    exc.__dict__.update(state)
+    return exc
+
+
+class BadRequestError(APIStatusError):
+    """400 / 422, an ``invalid request: …`` message or a ``VALIDATION_ERROR`` code."""
+
+
+class AuthenticationError(APIStatusError):
+    """401 or ``INVALID_API_KEY``: the API key is missing, wrong or revoked."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key is valid but may not do this."""
+
+
+class NotFoundError(APIStatusError):
+    """404 or a ``not found: …`` message: no such job, crawl or screenshot (for this key)."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests. ``retry_after`` is the server's hint in seconds, if any."""
+
+    retry_after: float | None
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ServerError(APIStatusError):
+    """5xx: the service failed; retried automatically for idempotent requests."""
+
+
+class ResponseDecodeError(UprockAsyncError):
+    """The body is not the JSON the endpoint documents.
+
+    ``body`` holds the raw bytes, ``status_code`` the HTTP status; the message
+    quotes only a short excerpt.
+    """
+
+    body: bytes
+    status_code: int
+
+    def __init__(self, message: str, *, body: bytes = b"", status_code: int = 0) -> None:
+        super().__init__(message)
+        self.body = body
+        self.status_code = status_code
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_plain, (type(self), self.message, self.__dict__))
+
+
+class WaitTimeoutError(UprockAsyncError):
+    """A ``wait_for_*`` helper ran out of time; ``last_status`` is the last status seen."""
+
+    last_status: str | None
+
+    def __init__(self, message: str, *, last_status: str | None = None) -> None:
+        super().__init__(message)
+        self.last_status = last_status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_plain, (type(self), self.message, self.__dict__))
+
+
+def _rebuild_plain(cls: type[UprockAsyncError], message: str, state: dict[str, Any]) -> Any:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    exc.__dict__.update(state)
+    return exc
+
+
+# -- the map -----------------------------------------------------------------
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: BadRequestError,
+    429: RateLimitError,
+}
+
+# Uprock prefixes its messages with the status family.
+_BY_PREFIX: tuple[tuple[str, type[APIStatusError]], ...] = (
+    ("invalid request", BadRequestError),
+    ("unauthorized", AuthenticationError),
+    ("forbidden", PermissionDeniedError),
+    ("not found", NotFoundError),
+    ("internal server error", ServerError),
+    ("rate limit", RateLimitError),
+    ("too many requests", RateLimitError),
+)
+
+# ScreenshotCenter's codes; more specific than a generic 400 or a 200 envelope.
+_BY_CODE: dict[str, type[APIStatusError]] = {
+    "VALIDATION_ERROR": BadRequestError,
+    "INVALID_REQUEST": BadRequestError,
+    "INVALID_API_KEY": AuthenticationError,
+    "UNAUTHORIZED": AuthenticationError,
+    "MISSING_API_KEY": AuthenticationError,
+    "FORBIDDEN": PermissionDeniedError,
+    "NOT_FOUND": NotFoundError,
+    "RATE_LIMIT_EXCEEDED": RateLimitError,
+    "RATE_LIMITED": RateLimitError,
+    "TOO_MANY_REQUESTS": RateLimitError,
+    "INTERNAL_ERROR": ServerError,
+}
+
+_REASONS = {
+    400: "bad request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not found",
+    408: "request timeout",
+    409: "conflict",
+    422: "unprocessable entity",
+    429: "too many requests",
+    500: "internal server error",
+    502: "bad gateway",
+    503: "service unavailable",
+    504: "gateway timeout",
+}
+
+
+def excerpt(body: bytes, limit: int = _EXCERPT_BYTES) -> str:
+    """A short, printable quote of a body for messages (never the whole payload)."""
+    text = body[:limit].decode("utf-8", "replace")
+    suffix = f"… ({len(body)} bytes)" if len(body) > limit else ""
+    return repr(text) + suffix
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), else ``None``."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN / inf
+        return None
+    return max(0.0, seconds)
+
+
+def _body_fields(body: bytes) -> tuple[str | None, str | None, str | None, dict[str, Any] | None]:
+    """``(message, code, request_id, fields)`` from any error body shape we know."""
+    if body.lstrip()[:1] not in (b'"', b"{", b"["):
+        return None, None, None, None
+    try:
+        data = msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None, None, None, None
+    if isinstance(data, str):
+        return data, None, None, None
+    if not isinstance(data, dict):
+        return None, None, None, None
+    message = data.get("error", data.get("message"))
+    if isinstance(message, dict):  # {"error": {"message": ..., "code": ...}}
+        inner = message
+        message = inner.get("message")
+        data = {**data, "code": data.get("code", inner.get("code"))}
+    code = data.get("code")
+    details = data.get("details")
+    request_id = details.get("request_id") if isinstance(details, dict) else None
+    request_id = request_id if request_id is not None else data.get("request_id")
+    fields = data.get("fields")
+    return (
+        message if isinstance(message, str) else None,
+        code if isinstance(code, str) else None,
+        str(request_id) if isinstance(request_id, (str, int)) else None,
+        fields if isinstance(fields, dict) else None,
+    )
+
+
+def _class_for(status: int, message: str | None, code: str | None) -> type[APIStatusError]:
+    by_code = _BY_CODE.get(code.upper()) if code else None
+    # An explicit code refines a generic 400 (ScreenshotCenter answers a bad key
+    # with 400 + INVALID_API_KEY) and decides for a 2xx error envelope.
+    if by_code is not None and (status == 400 or status < 300):
+        return by_code
+    cls = _BY_STATUS.get(status)
+    if cls is not None:
+        return cls
+    if status >= 500:
+        return ServerError
+    if by_code is not None:
+        return by_code
+    if message:
+        lowered = message.lstrip().lower()
+        for prefix, prefixed in _BY_PREFIX:
+            if lowered.startswith(prefix):
+                return prefixed
+    if 400 <= status < 500:
+        return BadRequestError if status in (400, 405, 409, 410, 413, 415) else APIStatusError
+    return APIStatusError
+
+
+def status_error(
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    *,
+    redact: str | None = None,
+) -> APIStatusError:
+    """Build the exception for an error answer (any status, any body shape).
+
+    ``redact`` is a secret (the API key) that must not appear in the message even
+    if a server echoes it back.
+    """
+    message, code, request_id, fields = _body_fields(body)
+    if request_id is None and headers is not None:
+        request_id = headers.get("X-Request-Id") or headers.get("x-request-id")
+    cls = _class_for(status, message, code)
+    if not message:
+        reason = _REASONS.get(status, "error")
+        message = f"{reason} (body: {excerpt(body)})" if body.strip() else reason
+    if redact and redact in message:
+        message = message.replace(redact, "[redacted]")
+    kwargs: dict[str, Any] = {
+        "status_code": status,
+        "code": code,
+        "request_id": request_id,
+        "body": body,
+        "fields": fields,
+    }
+    if cls is RateLimitError:
+        retry_after = parse_retry_after(headers.get("Retry-After")) if headers else None
+        return RateLimitError(message, retry_after=retry_after, **kwargs)
+    return cls(message, **kwargs)

@@ -1,0 +1,124 @@
+"""Client statistics in constant memory: counters and a log-bucket latency histogram."""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+
+__all__ = ["ClientStats", "StatsRecorder"]
+
+# Latency buckets grow by 5 %: a percentile is within ~2.5 % of the true value,
+# from 10 µs to about a day, in under 500 integers whatever the request count.
+_MIN_LATENCY = 1e-5
+_GROWTH = 1.05
+_LOG_GROWTH = math.log(_GROWTH)
+_BUCKETS = 480
+
+
+class ClientStats(msgspec.Struct, frozen=True, gc=False):
+    """A snapshot of what one client has done since it was created.
+
+    ``requests`` counts HTTP attempts sent (a retried call counts each attempt);
+    ``retries`` the attempts that were retries; ``responses`` attempts by HTTP
+    status; ``errors`` exceptions raised to the caller, by class name;
+    ``bytes_received`` response body bytes; ``latency_p50/p90/p99`` attempt
+    latency in seconds (``None`` before the first response).
+    """
+
+    requests: int = 0
+    retries: int = 0
+    responses: dict[int, int] = {}
+    errors: dict[str, int] = {}
+    bytes_received: int = 0
+    latency_p50: float | None = None
+    latency_p90: float | None = None
+    latency_p99: float | None = None
+
+    def __str__(self) -> str:
+        def ms(value: float | None) -> str:
+            return "-" if value is None else f"{value * 1000:.1f} ms"
+
+        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.responses.items())) or "-"
+        errors = ", ".join(f"{k}: {v}" for k, v in sorted(self.errors.items())) or "-"
+        return (
+            f"requests        {self.requests}\n"
+            f"retries         {self.retries}\n"
+            f"responses       {statuses}\n"
+            f"errors          {errors}\n"
+            f"bytes received  {self.bytes_received}\n"
+            f"latency p50     {ms(self.latency_p50)}\n"
+            f"latency p90     {ms(self.latency_p90)}\n"
+            f"latency p99     {ms(self.latency_p99)}"
+        )
+
+
+class StatsRecorder:
+    """Mutable counters behind :meth:`UprockClient.stats`; every update is O(1)."""
+
+    __slots__ = (
+        "_buckets",
+        "_errors",
+        "_latency_count",
+        "_responses",
+        "bytes_received",
+        "requests",
+        "retries",
+    )
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.retries = 0
+        self.bytes_received = 0
+        self._responses: dict[int, int] = {}
+        self._errors: dict[str, int] = {}
+        self._buckets = [0] * _BUCKETS
+        self._latency_count = 0
+
+    def attempt(self, retry: bool) -> None:
+        self.requests += 1
+        if retry:
+            self.retries += 1
+
+    def response(self, status: int, latency: float, nbytes: int) -> None:
+        self._responses[status] = self._responses.get(status, 0) + 1
+        self.bytes_received += nbytes
+        self.latency(latency)
+
+    def latency(self, seconds: float) -> None:
+        if seconds <= _MIN_LATENCY:
+            index = 0
+        else:
+            index = min(_BUCKETS - 1, int(math.log(seconds / _MIN_LATENCY) / _LOG_GROWTH) + 1)
+        self._buckets[index] += 1
+        self._latency_count += 1
+
+    def error(self, exc: BaseException) -> None:
+        name = type(exc).__name__
+        self._errors[name] = self._errors.get(name, 0) + 1
+
+    def _percentile(self, q: float) -> float | None:
+        if not self._latency_count:
+            return None
+        rank = max(1, math.ceil(q * self._latency_count))
+        seen = 0
+        for index, count in enumerate(self._buckets):
+            seen += count
+            if seen >= rank:
+                if index == 0:
+                    return _MIN_LATENCY
+                # geometric middle of the bucket [min*g^(i-1), min*g^i)
+                return float(_MIN_LATENCY * _GROWTH ** (index - 0.5))
+        return None  # pragma: no cover - rank <= count always finds a bucket
+
+    def snapshot(self) -> ClientStats:
+        return ClientStats(
+            requests=self.requests,
+            retries=self.retries,
+            responses=dict(self._responses),
+            errors=dict(self._errors),
+            bytes_received=self.bytes_received,
+            latency_p50=self._percentile(0.50),
+            latency_p90=self._percentile(0.90),
+            latency_p99=self._percentile(0.99),
+        )

@@ -1,0 +1,6 @@
+"""The Uprock Crawl API: :class:`UprockClient` and its models."""
+
+from ._client import UprockClient
+from .models import Cookie, CrawlSession, Header, Job, JobDetail, JobResult
+
+__all__ = ["Cookie", "CrawlSession", "Header", "Job", "JobDetail", "JobResult", "UprockClient"]

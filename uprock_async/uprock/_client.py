@@ -1,0 +1,168 @@
+"""UprockClient: the Uprock Crawl API. Each method: build request → transport → decode."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from functools import partial
+
+import msgspec
+
+from .._adaptive import AdaptiveConcurrency
+from .._base import BaseClient
+from .._errors import UprockAsyncError
+from .._fanout import FanOut, fan_out, gather
+from .models import JobDetail
+
+__all__ = ["UprockClient", "validate_job_id"]
+
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_detail_decoder = msgspec.json.Decoder(JobDetail)
+
+Progress = bool | Callable[[int, int | None], None] | None
+JobIds = Iterable["str | uuid.UUID"] | AsyncIterable["str | uuid.UUID"]
+
+
+def validate_job_id(job_id: object) -> str:
+    """``job_id`` as a path-safe string, or ``ValueError`` (no request is made).
+
+    Job ids are UUIDs; any token of letters, digits, ``-`` and ``_`` is accepted,
+    so nothing a caller passes can change the request's path or query.
+    """
+    if isinstance(job_id, uuid.UUID):
+        return str(job_id)
+    if not isinstance(job_id, str):
+        raise TypeError(f"job_id must be a str or uuid.UUID, got {type(job_id).__name__}")
+    if not _JOB_ID.fullmatch(job_id):
+        shown = job_id if len(job_id) <= 60 else job_id[:60] + "…"
+        raise ValueError(
+            f"invalid job_id {shown!r}: expected a job UUID (letters, digits, '-' and '_' only)"
+        )
+    return job_id
+
+
+def _job_ids(job_ids: JobIds) -> Iterable[str] | AsyncIterable[str]:
+    """Validated ids: all at once for a sized collection (so a bad id fails before any
+    request), lazily for iterators."""
+    if isinstance(job_ids, (str, bytes)):
+        raise TypeError("job_ids must be an iterable of ids, not a single string")
+    if isinstance(job_ids, AsyncIterable):
+
+        async def checked() -> AsyncIterator[str]:
+            async for job_id in job_ids:
+                yield validate_job_id(job_id)
+
+        return checked()
+    if isinstance(job_ids, (list, tuple, set, frozenset)):
+        return [validate_job_id(job_id) for job_id in job_ids]
+    return map(validate_job_id, job_ids)
+
+
+class UprockClient(BaseClient):
+    """Async client for the Uprock Crawl API (``https://edge.uprock.com``).
+
+    ::
+
+        async with UprockClient() as client:          # key from UPROCK_API_KEY
+            detail = await client.job_detail(job_id)
+            details = await client.job_details(ids, concurrency=64)
+
+    One client holds one pooled connection set; share it between all tasks of a
+    process. Arguments: ``api_key`` (default env ``UPROCK_API_KEY``),
+    ``base_url`` (default env ``UPROCK_BASE_URL`` or the public API),
+    ``timeout`` (seconds or :class:`~uprock_async.Timeout`), ``limits``
+    (:class:`~uprock_async.Limits`), ``retry`` (:class:`~uprock_async.RetryPolicy`
+    or max retries), ``session`` (your own ``aiohttp.ClientSession``, never
+    closed by us), ``trace_configs`` (``aiohttp.TraceConfig`` s, e.g.
+    OpenTelemetry's), ``max_body_size`` (bytes; larger answers are refused).
+    """
+
+    _ENV_KEY = "UPROCK_API_KEY"
+    _ENV_URL = "UPROCK_BASE_URL"
+    _DEFAULT_URL = "https://edge.uprock.com"
+    # download_url points at regional hosts such as iad001.edge.uprock.com
+    _TRUSTED_SUFFIXES = (".edge.uprock.com",)
+
+    @staticmethod
+    def _auth_headers(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    # -- job detail ------------------------------------------------------------
+
+    async def job_detail(
+        self, job_id: str | uuid.UUID, *, parse_cookies: bool = False
+    ) -> JobDetail:
+        """``GET /crawl/v1/jobs/{job_id}/detail``: the job, its headers, cookies and result.
+
+        ``parse_cookies=True`` asks the service to parse ``Cookie``/``Set-Cookie``
+        headers into ``request_cookies``/``response_cookies``.
+        """
+        return await self._job_detail(validate_job_id(job_id), parse_cookies)
+
+    async def _job_detail(self, job_id: str, parse_cookies: bool = False) -> JobDetail:
+        path = f"/crawl/v1/jobs/{job_id}/detail"
+        if parse_cookies:
+            path += "?parse_cookies=true"
+        status, _headers, body = await self._transport.request("GET", path)
+        return self._decode(_detail_decoder, body, status, "job detail")
+
+    def _detail_fn(self, parse_cookies: bool) -> Callable[[str], Awaitable[JobDetail]]:
+        return partial(self._job_detail, parse_cookies=True) if parse_cookies else self._job_detail
+
+    async def job_details(
+        self,
+        job_ids: JobIds,
+        *,
+        parse_cookies: bool = False,
+        concurrency: int | str | AdaptiveConcurrency = 64,
+        per_second: float | None = None,
+        return_exceptions: bool = False,
+        progress: Progress = None,
+    ) -> list[JobDetail | UprockAsyncError]:
+        """Many job details at once; a list in input order.
+
+        ``job_ids``: any iterable or async iterable of ids (``str`` or ``UUID``),
+        consumed lazily; duplicates are fetched once per occurrence. At most
+        ``concurrency`` requests run at once (an int, ``"auto"`` or an
+        :class:`~uprock_async.AdaptiveConcurrency`); ``per_second`` caps request
+        starts. With ``return_exceptions=False`` the first failure cancels the
+        rest and is raised; with ``True`` each failed id's exception takes its
+        place. ``progress``: ``True`` for a tqdm bar or a callable ``(done, total)``.
+        """
+        results = await gather(
+            self._detail_fn(parse_cookies),
+            _job_ids(job_ids),
+            concurrency=concurrency,
+            per_second=per_second,
+            return_exceptions=return_exceptions,
+            progress=progress,
+        )
+        return results  # type: ignore[return-value]
+
+    def iter_job_details(
+        self,
+        job_ids: JobIds,
+        *,
+        parse_cookies: bool = False,
+        concurrency: int | str | AdaptiveConcurrency = 64,
+        per_second: float | None = None,
+        progress: Progress = None,
+    ) -> FanOut[str, JobDetail]:
+        """Stream job details as they complete::
+
+            async with client.iter_job_details(ids) as outcomes:
+                async for outcome in outcomes:   # Outcome: .item (id), .value / .error
+                    ...
+
+        Memory stays constant however many ids there are; a failing id becomes its
+        outcome's ``error`` and never stops the others. Leaving the block early
+        cancels the requests in flight.
+        """
+        return fan_out(
+            self._detail_fn(parse_cookies),
+            _job_ids(job_ids),
+            concurrency=concurrency,
+            per_second=per_second,
+            progress=progress,
+        )

@@ -1,0 +1,139 @@
+"""Uprock Crawl API payloads as msgspec structs.
+
+Fields are named as on the wire; unknown fields are ignored, so a new server
+field never breaks a caller. Timestamps are timezone-aware ``datetime``
+(``""``/``null`` become ``None``); ids stay ``str``; statuses are open-ended
+``str`` with helper properties. ``msgspec.json.encode(model)`` gives back the
+same JSON shape.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "TERMINAL_JOB_STATUSES",
+    "Cookie",
+    "CrawlSession",
+    "Header",
+    "Job",
+    "JobDetail",
+    "JobResult",
+]
+
+#: Job statuses after which a job never changes. The set the service uses is open:
+#: unknown statuses are treated as "still running" by :attr:`Job.is_terminal`.
+TERMINAL_JOB_STATUSES = frozenset(
+    {"completed", "failed", "timeout", "error", "cancelled", "canceled", "expired"}
+)
+
+
+class Header(msgspec.Struct, gc=False):
+    """One HTTP header of the fetched exchange (repeated names appear repeatedly)."""
+
+    name: str
+    value: str
+
+
+class Cookie(msgspec.Struct, gc=False):
+    """A cookie sent or received by the job (filled when ``parse_cookies=True``)."""
+
+    name: str
+    value: str
+    domain: str | None = None
+    path: str | None = None
+    expires: str | None = None
+    max_age: int | None = None
+    secure: bool | None = None
+    httponly: bool | None = None
+    samesite: str | None = None
+
+
+class Job(msgspec.Struct, gc=False):
+    """A crawl job: what to fetch, from where, and where it stands (``status``)."""
+
+    job_id: str
+    status: str
+    url: str | None = None
+    method: str | None = None
+    placement: dict[str, Any] = {}
+    session_id: str | None = None
+    submitted_at: datetime | None = None
+    timeout_sec: int | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the job will not change any more (completed, failed, timeout …)."""
+        return self.status.lower() in TERMINAL_JOB_STATUSES
+
+    @property
+    def is_completed(self) -> bool:
+        """True when the job finished its fetch (``status == "completed"``)."""
+        return self.status.lower() == "completed"
+
+
+class JobResult(msgspec.Struct, gc=False):
+    """The outcome of the fetch: HTTP status, timing, size, TLS, or the error."""
+
+    id: str | None = None
+    success: bool | None = None
+    status_code: int | None = None
+    created_at: datetime | None = None
+    time_ms: int | None = None
+    timestamp_ms: int | None = None
+    size_bytes: int | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    tls_version: str | None = None
+    tls_cipher_suite: str | None = None
+
+
+class JobDetail(msgspec.Struct, gc=False):
+    """``GET /crawl/v1/jobs/{job_id}/detail``: the job with its headers, cookies and result."""
+
+    job: Job
+    download_url: str | None = None
+    request_headers: list[Header] = []
+    response_headers: list[Header] = []
+    request_cookies: list[Cookie] = []
+    response_cookies: list[Cookie] = []
+    result: JobResult | None = None
+
+    @property
+    def job_id(self) -> str:
+        """The job's id (``detail.job.job_id``)."""
+        return self.job.job_id
+
+    @property
+    def status(self) -> str:
+        """The job's status (``detail.job.status``)."""
+        return self.job.status
+
+    def response_header(self, name: str) -> str | None:
+        """The first response header called ``name`` (case-insensitive), or ``None``."""
+        lowered = name.lower()
+        for header in self.response_headers:
+            if header.name.lower() == lowered:
+                return header.value
+        return None
+
+
+class CrawlSession(msgspec.Struct, gc=False):
+    """A sticky session: jobs sent with its ``id`` run on the same device."""
+
+    id: str
+    status: str
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    closed_at: datetime | None = None
+    device_id: str | None = None
+    placement: dict[str, Any] = {}
+    job_ids: list[str] = []
+
+    @property
+    def is_active(self) -> bool:
+        """True while the session accepts jobs."""
+        return self.status.lower() == "active"
