@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from functools import partial
@@ -10,36 +9,18 @@ from functools import partial
 import msgspec
 
 from .._adaptive import AdaptiveConcurrency
-from .._base import BaseClient
 from .._errors import UprockAsyncError
 from .._fanout import FanOut, fan_out, gather
+from ._build import validate_job_id
+from ._jobs import JobsMixin
 from .models import JobDetail
 
 __all__ = ["UprockClient", "validate_job_id"]
 
-_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _detail_decoder = msgspec.json.Decoder(JobDetail)
 
 Progress = bool | Callable[[int, int | None], None] | None
 JobIds = Iterable["str | uuid.UUID"] | AsyncIterable["str | uuid.UUID"]
-
-
-def validate_job_id(job_id: object) -> str:
-    """``job_id`` as a path-safe string, or ``ValueError`` (no request is made).
-
-    Job ids are UUIDs; any token of letters, digits, ``-`` and ``_`` is accepted,
-    so nothing a caller passes can change the request's path or query.
-    """
-    if isinstance(job_id, uuid.UUID):
-        return str(job_id)
-    if not isinstance(job_id, str):
-        raise TypeError(f"job_id must be a str or uuid.UUID, got {type(job_id).__name__}")
-    if not _JOB_ID.fullmatch(job_id):
-        shown = job_id if len(job_id) <= 60 else job_id[:60] + "…"
-        raise ValueError(
-            f"invalid job_id {shown!r}: expected a job UUID (letters, digits, '-' and '_' only)"
-        )
-    return job_id
 
 
 def _job_ids(job_ids: JobIds) -> Iterable[str] | AsyncIterable[str]:
@@ -59,7 +40,7 @@ def _job_ids(job_ids: JobIds) -> Iterable[str] | AsyncIterable[str]:
     return map(validate_job_id, job_ids)
 
 
-class UprockClient(BaseClient):
+class UprockClient(JobsMixin):
     """Async client for the Uprock Crawl API (``https://edge.uprock.com``).
 
     ::
@@ -67,6 +48,9 @@ class UprockClient(BaseClient):
         async with UprockClient() as client:          # key from UPROCK_API_KEY
             detail = await client.job_detail(job_id)
             details = await client.job_details(ids, concurrency=64)
+            job = await client.create_job("https://example.com/")
+            detail = await client.wait_for_job(job.job_id)
+            content = await client.download(detail)
 
     One client holds one pooled connection set; share it between all tasks of a
     process. Arguments: ``api_key`` (default env ``UPROCK_API_KEY``),

@@ -16,6 +16,8 @@ import msgspec
 
 __all__ = [
     "TERMINAL_JOB_STATUSES",
+    "BatchJobStatus",
+    "BatchStatusResponse",
     "Cookie",
     "CrawlSession",
     "Header",
@@ -137,3 +139,26 @@ class CrawlSession(msgspec.Struct, gc=False):
     def is_active(self) -> bool:
         """True while the session accepts jobs."""
         return self.status.lower() == "active"
+
+
+class BatchJobStatus(msgspec.Struct, gc=False, omit_defaults=True):
+    """One id's entry of a batch status answer: ``{"job": {...}}`` or ``{"error": "..."}``.
+
+    ``error`` is ``"not_found"`` or ``"invalid_uuid"`` (the set is open).
+    """
+
+    job: Job | None = None
+    error: str | None = None
+
+
+class BatchStatusResponse(msgspec.Struct, gc=False):
+    """``POST /crawl/v1/jobs/batch/status``: one entry per requested id.
+
+    :meth:`~uprock_async.UprockClient.jobs_status` turns this into a plain
+    ``dict[str, Job | UprockAsyncError]``; the struct is here for callers who
+    decode the wire shape themselves.
+    """
+
+    results: dict[str, BatchJobStatus] = {}
+    found_count: int | None = None
+    requested_count: int | None = None

@@ -1,0 +1,342 @@
+"""The pure half of the Uprock endpoints: arguments checked and turned into request
+bodies, answers turned into structs or per-id errors. No I/O here, so every rule is
+unit-tested without a server; :mod:`._jobs` sends what these functions build.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import msgspec
+from yarl import URL
+
+from .._decode import decode, json_body
+from .._errors import (
+    APIStatusError,
+    BadRequestError,
+    NotFoundError,
+    ResponseDecodeError,
+    UprockAsyncError,
+    excerpt,
+)
+from .models import BatchStatusResponse, Cookie, CrawlSession, Job
+
+__all__ = [
+    "BATCH_LIMIT",
+    "JOB_METHODS",
+    "STORAGE_TYPES",
+    "create_job_body",
+    "decode_job",
+    "decode_session",
+    "job_url",
+    "merge_batch",
+    "session_body",
+    "validate_job_id",
+    "validate_token",
+]
+
+#: ``POST /crawl/v1/new`` accepts these ``method`` values (SERVICES.md).
+JOB_METHODS = frozenset(
+    {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "SOLANA_JSON_RPC", "CRAWL_FULL_PAGE"}
+)
+STORAGE_TYPES = frozenset({"local", "s3"})
+#: The service takes at most this many ids per batch status request.
+BATCH_LIMIT = 1000
+MAX_SESSION_SECONDS = 3600
+
+T = TypeVar("T")
+W = TypeVar("W")
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+# A header name is an RFC 9110 token; values must not smuggle a line break.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_job_decoder = msgspec.json.Decoder(Job)
+_session_decoder = msgspec.json.Decoder(CrawlSession)
+_batch_decoder = msgspec.json.Decoder(BatchStatusResponse)
+
+
+class _JobWrapper(msgspec.Struct, gc=False):
+    job: Job
+
+
+class _SessionWrapper(msgspec.Struct, gc=False):
+    session: CrawlSession
+
+
+_job_wrapper_decoder = msgspec.json.Decoder(_JobWrapper)
+_session_wrapper_decoder = msgspec.json.Decoder(_SessionWrapper)
+
+
+# -- ids -------------------------------------------------------------------------
+
+
+def validate_token(value: object, name: str) -> str:
+    """``value`` as a path-safe id string, or ``TypeError``/``ValueError``.
+
+    Ids are UUIDs; any token of letters, digits, ``-`` and ``_`` is accepted, so
+    nothing a caller passes can change the request's path or query.
+    """
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str or uuid.UUID, got {type(value).__name__}")
+    if not _TOKEN.fullmatch(value):
+        shown = value if len(value) <= 60 else value[:60] + "…"
+        raise ValueError(
+            f"invalid {name} {shown!r}: expected a UUID (letters, digits, '-' and '_' only)"
+        )
+    return value
+
+
+def validate_job_id(job_id: object) -> str:
+    """``job_id`` as a path-safe string, or ``ValueError`` (no request is made)."""
+    return validate_token(job_id, "job_id")
+
+
+# -- create_job ------------------------------------------------------------------
+
+
+def job_url(url: object) -> str:
+    """``url`` if it is an absolute http(s) URL with a host, else ``ValueError``."""
+    if not isinstance(url, (str, URL)):
+        raise TypeError(f"url must be a str, got {type(url).__name__}")
+    text = str(url)
+    try:
+        parsed = URL(text)
+    except ValueError as exc:
+        raise ValueError(f"url {text!r} is not a valid URL: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"url must be an absolute http:// or https:// URL, got {text!r}")
+    if any(c in text for c in "\r\n\t "):
+        raise ValueError(f"url must not contain whitespace, got {text!r}")
+    return text
+
+
+def _method(method: object) -> str:
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a str, got {type(method).__name__}")
+    upper = method.upper()
+    if upper not in JOB_METHODS:
+        raise ValueError(f"method must be one of {', '.join(sorted(JOB_METHODS))}; got {method!r}")
+    return upper
+
+
+def _int_in(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int between {low} and {high}, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _headers(headers: object) -> dict[str, list[str]]:
+    """``{name: [values]}`` from ``{name: value}`` or ``{name: [values]}``."""
+    if not isinstance(headers, Mapping):
+        raise TypeError(
+            f"headers must be a mapping of name to values, got {type(headers).__name__}"
+        )
+    out: dict[str, list[str]] = {}
+    for name, values in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"invalid header name {name!r}")
+        items = [values] if isinstance(values, str) else values
+        if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
+            raise TypeError(f"header {name!r} must be a str or a list of str, got {values!r}")
+        for value in items:
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"header {name!r} has a line break in its value")
+        out.setdefault(name, []).extend(items)
+    return out
+
+
+def _body(body: object) -> str:
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if not isinstance(body, (bytes, bytearray, memoryview)):
+        raise TypeError(f"body must be bytes or str, got {type(body).__name__}")
+    return base64.b64encode(bytes(body)).decode("ascii")
+
+
+def _cookies(cookies: object) -> list[dict[str, Any]]:
+    """Cookie objects as the service takes them (no ``null`` fields)."""
+    if isinstance(cookies, (str, bytes, Mapping)) or not isinstance(cookies, Iterable):
+        raise TypeError("cookies must be a list of Cookie structs or dicts")
+    out = []
+    for cookie in cookies:
+        if isinstance(cookie, Mapping):
+            try:
+                cookie = msgspec.convert(dict(cookie), Cookie)
+            except msgspec.ValidationError as exc:
+                raise ValueError(f"invalid cookie {dict(cookie)!r}: {exc}") from None
+        if not isinstance(cookie, Cookie):
+            raise TypeError(f"each cookie must be a Cookie or a dict, got {type(cookie).__name__}")
+        fields = msgspec.structs.asdict(cookie)
+        out.append({k: v for k, v in fields.items() if v is not None})
+    return out
+
+
+def _placement(placement: object) -> dict[str, Any]:
+    if not isinstance(placement, Mapping):
+        raise TypeError(f"placement must be a dict, got {type(placement).__name__}")
+    return dict(placement)
+
+
+def create_job_body(
+    url: object,
+    *,
+    method: object = "GET",
+    timeout_sec: object = None,
+    headers: object = None,
+    body: object = None,
+    cookies: object = None,
+    session_id: object = None,
+    placement: object = None,
+    storage_type: object = None,
+) -> bytes:
+    """The JSON body of ``POST /crawl/v1/new``; bad arguments raise before any I/O."""
+    storage: str | None = None
+    if storage_type is not None:
+        if not isinstance(storage_type, str) or storage_type.lower() not in STORAGE_TYPES:
+            raise ValueError(f"storage_type must be 'local' or 's3', got {storage_type!r}")
+        storage = storage_type.lower()
+    return json_body(
+        url=job_url(url),
+        method=_method(method),
+        timeout_sec=None if timeout_sec is None else _int_in(timeout_sec, "timeout_sec", 1, 300),
+        headers=None if headers is None else _headers(headers),
+        body=None if body is None else _body(body),
+        cookies=None if cookies is None else _cookies(cookies),
+        session_id=None if session_id is None else validate_token(session_id, "session_id"),
+        placement=None if placement is None else _placement(placement),
+        storage_type=storage,
+    )
+
+
+def session_body(duration_seconds: object = None, placement: object = None) -> bytes:
+    """The JSON body of ``POST /crawl/v1/session/new``."""
+    return json_body(
+        duration_seconds=None
+        if duration_seconds is None
+        else _int_in(duration_seconds, "duration_seconds", 1, MAX_SESSION_SECONDS),
+        placement=None if placement is None else _placement(placement),
+    )
+
+
+def check_wait(poll_interval: object, timeout: object) -> tuple[float, float]:
+    """``(poll_interval, timeout)`` as positive finite floats, or ``ValueError``."""
+    values = []
+    for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        values.append(float(value))
+    return values[0], values[1]
+
+
+# -- answers -----------------------------------------------------------------------
+
+
+def _either(
+    plain: msgspec.json.Decoder[T],
+    wrapped: msgspec.json.Decoder[W],
+    unwrap: Callable[[W], T],
+    body: bytes,
+    status: int,
+    what: str,
+) -> T:
+    """Decode a bare object or its ``{"job"|"session": {...}}`` wrapper (the docs are
+    vague about which one the service sends)."""
+    try:
+        return decode(plain, body, status=status, what=what)
+    except ResponseDecodeError as first:
+        try:
+            return unwrap(decode(wrapped, body, status=status, what=what))
+        except ResponseDecodeError:
+            raise first from None
+
+
+def decode_job(body: bytes, status: int = 200, what: str = "job") -> Job:
+    """A :class:`Job` from a bare job object or ``{"job": {...}}``."""
+    return _either(_job_decoder, _job_wrapper_decoder, _unwrap_job, body, status, what)
+
+
+def decode_session(body: bytes, status: int = 200, what: str = "crawl session") -> CrawlSession:
+    """A :class:`CrawlSession` from a bare session object or ``{"session": {...}}``."""
+    return _either(_session_decoder, _session_wrapper_decoder, _unwrap_session, body, status, what)
+
+
+def _unwrap_job(wrapper: _JobWrapper) -> Job:
+    return wrapper.job
+
+
+def _unwrap_session(wrapper: _SessionWrapper) -> CrawlSession:
+    return wrapper.session
+
+
+def _entry_error(job_id: str, error: str, body: bytes) -> UprockAsyncError:
+    if error == "not_found":
+        return NotFoundError(
+            f"not found: job {job_id} does not exist or you are not authorized to view it",
+            status_code=404,
+            code=error,
+            body=body,
+        )
+    if error == "invalid_uuid":
+        return BadRequestError(
+            f"invalid request: {job_id!r} is not a valid job UUID",
+            status_code=400,
+            code=error,
+            body=body,
+        )
+    # An error the docs do not list: keep the service's word, under the base class.
+    return APIStatusError(f"batch status for job {job_id}: {error}", status_code=200, code=error)
+
+
+def merge_batch(
+    chunk: list[str], body: bytes, status: int = 200, what: str = "batch job status"
+) -> dict[str, Job | UprockAsyncError]:
+    """One batch status answer as ``{id: Job | error}`` for exactly the ids of ``chunk``.
+
+    A ``not_found``/``invalid_uuid`` entry becomes a :class:`NotFoundError` /
+    :class:`BadRequestError` instance; an id the answer leaves out becomes a
+    :class:`NotFoundError`. An answer whose ``found_count`` disagrees with its own
+    entries contradicts itself, so none of it is trusted: :class:`ResponseDecodeError`.
+    """
+    answer = decode(_batch_decoder, body, status=status, what=what)
+    results = answer.results
+    found = sum(1 for entry in results.values() if entry.job is not None)
+    if answer.found_count is not None and answer.found_count != found:
+        raise ResponseDecodeError(
+            f"{what} says found_count={answer.found_count} but carries {found} "
+            f"jobs; body: {excerpt(body)}",
+            body=body,
+            status_code=status,
+        )
+    # The service may spell a UUID in lower case where the caller used upper case.
+    lowered = {key.lower(): entry for key, entry in results.items()}
+    merged: dict[str, Job | UprockAsyncError] = {}
+    for job_id in chunk:
+        entry = results.get(job_id) or lowered.get(job_id.lower())
+        if entry is None:
+            merged[job_id] = NotFoundError(
+                f"not found: job {job_id} is missing from the batch status answer",
+                status_code=404,
+                code="missing",
+            )
+        elif entry.job is not None:
+            merged[job_id] = entry.job
+        elif entry.error:
+            merged[job_id] = _entry_error(job_id, entry.error, msgspec.json.encode(entry))
+        else:
+            merged[job_id] = ResponseDecodeError(
+                f"batch status entry for job {job_id} has neither job nor error",
+                body=msgspec.json.encode(entry),
+                status_code=status,
+            )
+    return merged
