@@ -187,15 +187,16 @@ class Batch(_Status, gc=False):
     zip_url: str | None = None
 
 
-class Account(msgspec.Struct, gc=False):
-    """``account/info``. Every field is optional: the service may send only ``balance``."""
+class Account(msgspec.Struct, gc=False, omit_defaults=True):
+    """``account/info``. Every field is optional: the service may send only ``balance``
+    (absent fields are ``None`` and are left out again when encoded)."""
 
-    balance: float | None = None
+    balance: int | float | None = None
     email: str | None = None
     name: str | None = None
     plan: str | None = None
-    credits: float | None = None
-    used: float | None = None
+    credits: int | float | None = None
+    used: int | float | None = None
     created_at: datetime | None = None
 
 
