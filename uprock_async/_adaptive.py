@@ -3,9 +3,15 @@
 The limit is a congestion window, as in TCP: every call that completes at steady
 latency adds ``1/limit`` (so about +1 per round trip while the window is in use),
 and an overload signal multiplies it by ``decrease`` (0.7) — at most once per
-round trip, because only a call that *started after* the last cut may cut again.
-Overload signals are a 429 or 503 answer (retried attempts included), an
-:class:`~uprock_async.APITimeoutError`, or a latency far above the recent minimum.
+round trip: only an attempt that *started after* the last cut may cut again, and
+only once a smoothed round trip has passed since (a 429 comes back at once, and
+the immediate retry of a 429 is no new evidence). Overload signals are a 429 or
+503 answer (retried attempts included), an :class:`~uprock_async.APITimeoutError`,
+or a latency far above the recent minimum.
+
+A retry under a limiter gives its slot back while it backs off and queues for
+one again (first in line), so after a cut it waits until the lower limit has
+room rather than hitting a full server again at once.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from contextvars import ContextVar
 from typing import Literal, TypeAlias
 
 import anyio
+import anyio.lowlevel
 
 __all__ = ["AdaptiveConcurrency", "ConcurrencyArg", "Probe", "current_probe", "resolve_concurrency"]
 
@@ -42,6 +49,7 @@ class AdaptiveConcurrency:
         "_min_rtt",
         "_min_rtt_prev",
         "_rtt_epoch",
+        "_srtt",
         "_waiters",
         "maximum",
         "minimum",
@@ -83,6 +91,7 @@ class AdaptiveConcurrency:
         self._min_rtt = float("inf")
         self._min_rtt_prev = float("inf")
         self._rtt_epoch = time.monotonic()
+        self._srtt: float | None = None
 
     def __repr__(self) -> str:
         return (
@@ -102,13 +111,19 @@ class AdaptiveConcurrency:
 
     # -- slots ---------------------------------------------------------------
 
-    async def acquire(self) -> float:
-        """Wait for a slot; returns the start time to pass to :meth:`record`."""
+    async def acquire(self, *, first: bool = False) -> float:
+        """Wait for a slot; returns the start time to pass to :meth:`record`.
+
+        ``first=True`` queues ahead of the other waiters (a retry of a call that
+        already waited its turn)."""
         if self._in_flight < int(self._limit) and not self._waiters:
             self._in_flight += 1
             return time.monotonic()
         event = anyio.Event()
-        self._waiters.append(event)
+        if first:
+            self._waiters.appendleft(event)
+        else:
+            self._waiters.append(event)
         try:
             await event.wait()
         except BaseException:
@@ -142,9 +157,14 @@ class AdaptiveConcurrency:
             base = min(self._min_rtt, self._min_rtt_prev)
             if latency < self._min_rtt:
                 self._min_rtt = latency
+            # smoothed round trip (as TCP's SRTT): how long one "round" lasts
+            self._srtt = latency if self._srtt is None else self._srtt + (latency - self._srtt) / 8
             overloaded = base != float("inf") and latency > base * self._latency_factor + 0.005
         if overloaded:
-            if started >= self._last_cut:  # at most one cut per round trip
+            # At most one cut per round trip: only an attempt that started after the
+            # last cut may cut again, and not before a round trip has passed (a 429
+            # comes back at once, and its immediate retry is no new evidence).
+            if started >= self._last_cut and now - self._last_cut >= (self._srtt or 0.0):
                 self._limit = max(float(self.minimum), self._limit * self._decrease)
                 self._last_cut = now
         elif self._in_flight >= int(self._limit) or self._waiters:
@@ -172,22 +192,50 @@ def resolve_concurrency(value: object) -> int | AdaptiveConcurrency:
 
 
 class Probe:
-    """Feeds one call's HTTP attempts to a limiter (set per call in a context variable).
+    """One fan-out worker's link to a limiter (set in the worker's context variable).
 
-    The transport reports every attempt, retries included, so a 429 that a retry
-    absorbed still slows the fan-out down; ``fed`` tells the fan-out whether it
-    must report the call itself.
+    The worker holds a slot per call through :meth:`acquire`/:meth:`release`.
+    The transport reports every attempt, retries included, through
+    :meth:`attempt`, so a 429 that a retry absorbed still slows the fan-out
+    down; ``fed`` tells the worker whether it must judge the call itself. Before
+    a retry the transport calls :meth:`backoff`, which gives the slot back while
+    waiting and queues for one again (first in line): after a cut, a retry waits
+    until the lower limit has room instead of hammering a full server at once.
     """
 
-    __slots__ = ("fed", "limiter")
+    __slots__ = ("fed", "held", "limiter")
 
     def __init__(self, limiter: AdaptiveConcurrency) -> None:
         self.limiter = limiter
         self.fed = False
+        self.held = 0
+
+    async def acquire(self, *, first: bool = False) -> None:
+        """Take a slot of the limiter (waiting for one)."""
+        await self.limiter.acquire(first=first)
+        self.held += 1
+
+    def release(self) -> None:
+        """Give back every slot this probe holds."""
+        while self.held:
+            self.held -= 1
+            self.limiter.release()
 
     def attempt(self, started: float, latency: float, *, overloaded: bool) -> None:
+        """Report one finished HTTP attempt."""
         self.fed = True
         self.limiter.record(started, latency, overloaded=overloaded)
+
+    async def backoff(self, delay: float) -> None:
+        """Sleep ``delay`` before a retry without holding a slot, then take one again."""
+        held = self.held
+        self.release()
+        if delay > 0:
+            await anyio.sleep(delay)
+        else:
+            await anyio.lowlevel.checkpoint()
+        for _ in range(held):
+            await self.acquire(first=True)
 
 
 current_probe: ContextVar[Probe | None] = ContextVar("uprock_async_probe", default=None)

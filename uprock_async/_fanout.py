@@ -1,12 +1,18 @@
 """fan_out: run an async function over many items, bounded, rate-limited, streaming.
 
 One engine serves two sinks. :func:`fan_out` streams :class:`Outcome` objects
-through a bounded memory stream (completion order, or input order within a
-bounded window); :func:`gather` stores values in a list by index (the path
-behind ``job_details``: no stream hop per item). Either way a fixed number of
-worker tasks pull items lazily from the input, so a million items run in
-constant memory, and everything runs inside one task group: leaving the
-``async with`` (or cancelling the caller) cancels what is in flight.
+through a bounded queue (completion order, or input order within a bounded
+window); :func:`gather` stores values in a list by index (the path behind
+``job_details``: no queue hop per item). Either way a fixed number of worker
+tasks pull items lazily from the input, so a million items run in constant
+memory, and everything runs inside one task group: leaving the ``async with``
+(or cancelling the caller) cancels what is in flight.
+
+The hot loop avoids anyio's memory streams and semaphores on purpose: each of
+their operations is a checkpoint (an event-loop round trip), which made a
+trivial call cost ~20 µs. The gates here (:class:`_Slots`, :class:`_Queue`)
+only suspend when they must wait, and workers checkpoint every
+``_CHECKPOINT_EVERY`` items so a call that never suspends cannot starve the loop.
 """
 
 from __future__ import annotations
@@ -14,13 +20,22 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sized
+from collections import deque
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Sized,
+)
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast
 
 import anyio
 import anyio.abc
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.lowlevel import checkpoint
 
 from ._adaptive import AdaptiveConcurrency, Probe, current_probe, resolve_concurrency
 from ._errors import APITimeoutError, RateLimitError, ServerError
@@ -32,6 +47,9 @@ __all__ = ["FanOut", "Outcome", "fan_out", "gather"]
 
 I = TypeVar("I")  # noqa: E741 - item
 R = TypeVar("R")  # result
+T = TypeVar("T")
+
+_CHECKPOINT_EVERY = 128  # items a worker may run without yielding to the event loop
 
 
 class Outcome(Generic[I, R]):
@@ -65,8 +83,100 @@ class Outcome(Generic[I, R]):
 # -- building blocks -----------------------------------------------------------
 
 
+class _Slots:
+    """A counting semaphore that only suspends when it must wait (FIFO hand-over)."""
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._waiters: deque[anyio.Event] = deque()
+
+    async def acquire(self) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        event = anyio.Event()
+        self._waiters.append(event)
+        try:
+            await event.wait()
+        except BaseException:
+            if event.is_set():  # handed a slot while being cancelled: pass it on
+                self.release()
+            else:
+                self._waiters.remove(event)
+            raise
+
+    def release(self) -> None:
+        if self._waiters:
+            self._waiters.popleft().set()  # the slot goes straight to the oldest waiter
+        else:
+            self._free += 1
+
+
+class _Queue(Generic[T]):
+    """A bounded FIFO between the workers and the consumer of a :class:`FanOut`."""
+
+    __slots__ = ("_closed", "_getters", "_items", "_space")
+
+    def __init__(self, size: int) -> None:
+        self._items: deque[T] = deque()
+        self._space = _Slots(size)
+        self._getters: deque[anyio.Event] = deque()
+        self._closed = False
+
+    def put_nowait(self, item: T) -> bool:
+        """Add ``item`` if there is room (no suspension); False when full."""
+        space = self._space
+        if space._free <= 0 or space._waiters:
+            return False
+        space._free -= 1
+        self._items.append(item)
+        if self._getters:
+            self._getters.popleft().set()
+        return True
+
+    async def put(self, item: T) -> None:
+        await self._space.acquire()
+        self._items.append(item)
+        if self._getters:
+            self._getters.popleft().set()
+
+    def close(self) -> None:
+        """No more puts: a consumer waiting on an empty queue sees the end."""
+        self._closed = True
+        while self._getters:
+            self._getters.popleft().set()
+
+    async def get(self) -> T:
+        """The next item; raises ``StopAsyncIteration`` once closed and drained."""
+        items = self._items
+        if items:  # the fast path: no suspension while outcomes are waiting
+            self._space.release()
+            return items.popleft()
+        while not items:
+            if self._closed:
+                raise StopAsyncIteration
+            event = anyio.Event()
+            self._getters.append(event)
+            try:
+                await event.wait()
+            except BaseException:
+                if not event.is_set():
+                    self._getters.remove(event)
+                elif items and self._getters:  # our wake-up was for an item: pass it on
+                    self._getters.popleft().set()
+                raise
+        self._space.release()
+        return items.popleft()
+
+
 class _Rate:
-    """A smooth rate limit: call ``n`` may start no earlier than ``n / per_second``."""
+    """A smooth rate limit: calls start at least ``1 / per_second`` apart, no bursts.
+
+    Unlike a token bucket nothing accumulates while idle, so a pause is never
+    followed by a burst above ``per_second``.
+    """
 
     __slots__ = ("_interval", "_next")
 
@@ -85,7 +195,7 @@ class _Rate:
 class _Progress:
     """Reports ``(done, total)`` to a callable, or drives a tqdm bar."""
 
-    __slots__ = ("_bar", "_callback", "done", "total")
+    __slots__ = ("_bar", "_callback", "active", "done", "total")
 
     def __init__(self, progress: Any, total: int | None) -> None:
         self.done = 0
@@ -103,8 +213,9 @@ class _Progress:
             self._bar = tqdm(total=total, unit="call", dynamic_ncols=True)
         elif callable(progress):
             self._callback = progress
-        elif progress not in (None, False):
+        elif progress is not None and progress is not False:
             raise TypeError("progress must be True, False, None or a callable (done, total)")
+        self.active = self._bar is not None or self._callback is not None
 
     def advance(self) -> None:
         self.done += 1
@@ -116,6 +227,7 @@ class _Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+            self._bar = None
 
 
 def _validate_per_second(per_second: float | None) -> float | None:
@@ -124,7 +236,7 @@ def _validate_per_second(per_second: float | None) -> float | None:
     if isinstance(per_second, bool) or not isinstance(per_second, (int, float)):
         raise TypeError(f"per_second must be a number, got {per_second!r}")
     if not (per_second > 0 and math.isfinite(per_second)):
-        raise ValueError(f"per_second must be > 0, got {per_second!r}")
+        raise ValueError(f"per_second must be a finite number > 0, got {per_second!r}")
     return float(per_second)
 
 
@@ -135,7 +247,13 @@ def _is_overload(exc: BaseException | None) -> bool:
 
 
 class _Engine(Generic[I, R]):
-    """Workers that pull ``(index, item)`` lazily, call ``fn`` and hand outcomes to a sink."""
+    """Workers that pull ``(index, item)`` lazily, call ``fn`` and hand outcomes to a sink.
+
+    ``failure`` is what must end the whole run and reach the caller as itself:
+    an exception raised by the input iterator, ``KeyboardInterrupt``/``SystemExit``
+    from ``fn`` (caught in the worker, because asyncio lets those escape the
+    event loop from any task), or :func:`gather`'s first error.
+    """
 
     def __init__(
         self,
@@ -150,84 +268,132 @@ class _Engine(Generic[I, R]):
             raise TypeError("fn must be an async callable")
         self.fn = fn
         self.limit = resolve_concurrency(concurrency)
-        self.rate = _Rate(rate) if (rate := _validate_per_second(per_second)) else None
+        rate = _validate_per_second(per_second)
+        self.rate = _Rate(rate) if rate is not None else None
         self.total = len(items) if isinstance(items, Sized) else None
+        self._iter: Iterator[I] | None = None
+        self._aiter: AsyncIterator[I] | None = None
+        self._lock: anyio.Lock | None = None
         if isinstance(items, AsyncIterable):
-            self._aiter: AsyncIterator[I] | None = items.__aiter__()
-            self._lock: anyio.Lock | None = anyio.Lock()
-            self._iter: Iterable[I] | None = None
+            self._aiter = items.__aiter__()
+            self._lock = anyio.Lock()  # one __anext__ at a time: async generators demand it
         elif isinstance(items, Iterable):
-            self._aiter, self._lock = None, None
             self._iter = iter(items)
         else:
             raise TypeError(
                 f"items must be an iterable or async iterable, not {type(items).__name__}"
             )
         self.progress = _Progress(progress, self.total)
-        self._index = 0
-        self._exhausted = False
-        self.window: anyio.Semaphore | None = None
+        self.count = 0  # items pulled so far; the next item's index
+        self.stopped = False
+        self.failure: BaseException | None = None
+        self.cancel: Callable[[], None] | None = None
+        self.window: _Slots | None = None
 
     @property
     def workers(self) -> int:
+        """How many worker tasks to start: the most calls that may ever run at once."""
         limit = self.limit
-        return limit.maximum if isinstance(limit, AdaptiveConcurrency) else limit
+        most = limit.maximum if isinstance(limit, AdaptiveConcurrency) else limit
+        return max(1, min(most, self.total)) if self.total is not None else most
 
-    async def _pull(self) -> tuple[int, I] | None:
-        if self._exhausted:
-            return None
-        if self._lock is None:
-            try:
-                item = next(self._iter)  # type: ignore[call-overload]
-            except StopIteration:
-                self._exhausted = True
+    def fail(self, exc: BaseException) -> None:
+        """Stop pulling, cancel what runs, and make ``exc`` the run's result."""
+        if self.failure is None:
+            self.failure = exc
+        self.stopped = True
+        if self.cancel is not None:
+            self.cancel()
+
+    async def _pull_async(self) -> tuple[int, I] | None:
+        assert self._lock is not None
+        assert self._aiter is not None
+        async with self._lock:
+            if self.stopped:
                 return None
-        else:
-            async with self._lock:
-                if self._exhausted:
-                    return None
-                try:
-                    item = await self._aiter.__anext__()  # type: ignore[union-attr]
-                except StopAsyncIteration:
-                    self._exhausted = True
-                    return None
-        index = self._index
-        self._index += 1
-        return index, item
+            try:
+                item = await self._aiter.__anext__()
+            except StopAsyncIteration:
+                self.stopped = True
+                return None
+            index = self.count
+            self.count = index + 1
+            return index, item
 
-    async def worker(self, sink: Callable[[Outcome[I, R]], Awaitable[None] | None]) -> None:
-        """Pull, call, hand over — until the input runs out. ``sink`` may be sync."""
+    async def worker(self, sink: Any, *, async_sink: bool = False) -> None:
+        """Pull, call, hand over — until the input runs out or the run stops.
+
+        ``sink`` is a :class:`_Queue` when ``async_sink``, else a plain callable.
+        """
         fn, rate, window, progress = self.fn, self.rate, self.window, self.progress
         limiter = self.limit if isinstance(self.limit, AdaptiveConcurrency) else None
-        while True:
+        probe: Probe | None = None
+        if limiter is not None:
+            # This task's own context: the transport feeds every HTTP attempt to it.
+            probe = Probe(limiter)
+            current_probe.set(probe)
+        iterator = self._iter
+        report = progress.active
+        since_checkpoint = 0
+        while not self.stopped:
             if window is not None:
                 await window.acquire()
-            pulled = await self._pull()
+            if probe is not None:
+                await probe.acquire()  # before pulling: no pulled item waits on the limiter
+            # -- pull one item ------------------------------------------------
+            pulled: tuple[int, I] | None = None
+            try:
+                if iterator is not None:
+                    if not self.stopped:
+                        try:
+                            item = next(iterator)
+                        except StopIteration:
+                            self.stopped = True
+                        else:
+                            pulled = (self.count, item)
+                            self.count += 1
+                else:
+                    pulled = await self._pull_async()
+            except Exception as exc:  # the input itself is broken: that ends the run
+                self.fail(exc)
             if pulled is None:
+                if probe is not None:
+                    probe.release()
                 if window is not None:
                     window.release()
                 return
             index, item = pulled
-            if rate is not None:
-                await rate.wait()
-            if limiter is None:
-                try:
+            # -- call it --------------------------------------------------------
+            try:
+                if rate is not None:
+                    await rate.wait()
+                if probe is None:
                     outcome: Outcome[I, R] = Outcome(index, item, await fn(item), None)
-                except Exception as exc:
-                    outcome = Outcome(index, item, None, exc)
+                else:
+                    outcome = await self._limited_call(probe, index, item)
+            except Exception as exc:
+                outcome = Outcome(index, item, None, exc)
+            except (KeyboardInterrupt, SystemExit) as exc:
+                self.fail(exc)
+                return
+            finally:
+                if probe is not None:
+                    probe.release()
+            if report:
+                progress.advance()
+            if async_sink:
+                if not sink.put_nowait(outcome):
+                    await sink.put(outcome)
             else:
-                outcome = await self._limited_call(limiter, index, item)
-            progress.advance()
-            pending = sink(outcome)
-            if pending is not None:
-                await pending
+                sink(outcome)
+                since_checkpoint += 1
+                if since_checkpoint >= _CHECKPOINT_EVERY:
+                    since_checkpoint = 0
+                    await checkpoint()  # a call that never suspends must not starve the loop
 
-    async def _limited_call(
-        self, limiter: AdaptiveConcurrency, index: int, item: I
-    ) -> Outcome[I, R]:
-        started = await limiter.acquire()
-        probe = Probe(limiter)
-        token = current_probe.set(probe)
+    async def _limited_call(self, probe: Probe, index: int, item: I) -> Outcome[I, R]:
+        probe.fed = False
+        started = time.monotonic()
         error: Exception | None = None
         try:
             return Outcome(index, item, await self.fn(item), None)
@@ -235,10 +401,17 @@ class _Engine(Generic[I, R]):
             error = exc
             return Outcome(index, item, None, exc)
         finally:
-            current_probe.reset(token)
             if not probe.fed:  # fn made no HTTP attempt through a client: judge the call
-                limiter.record(started, time.monotonic() - started, overloaded=_is_overload(error))
-            limiter.release()
+                probe.limiter.record(
+                    started, time.monotonic() - started, overloaded=_is_overload(error)
+                )
+
+
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one real exception inside nested task-group wrappers (else the group)."""
+    while len(group.exceptions) == 1 and isinstance(group.exceptions[0], BaseExceptionGroup):
+        group = group.exceptions[0]
+    return group.exceptions[0] if len(group.exceptions) == 1 else group
 
 
 # -- streaming: fan_out --------------------------------------------------------
@@ -250,28 +423,34 @@ class FanOut(Generic[I, R]):
     def __init__(self, engine: _Engine[I, R], *, ordered: bool, buffer: int) -> None:
         self._engine = engine
         self._ordered = ordered
-        send, receive = anyio.create_memory_object_stream[Outcome[I, R]](buffer)
-        self._send: MemoryObjectSendStream[Outcome[I, R]] = send
-        self._receive: MemoryObjectReceiveStream[Outcome[I, R]] = receive
+        self._queue: _Queue[Outcome[I, R]] = _Queue(buffer)
         if ordered:
-            engine.window = anyio.Semaphore(buffer)
+            # At most `buffer` items between "pulled" and "yielded in order".
+            engine.window = _Slots(buffer)
         self._pending: dict[int, Outcome[I, R]] = {}
         self._next_index = 0
         self._tg: anyio.abc.TaskGroup | None = None
+        self._live = 0
 
     async def __aenter__(self) -> FanOut[I, R]:
         if self._tg is not None:
             raise RuntimeError("a fan_out can be entered only once")
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        self._tg.start_soon(self._run)
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        self._tg = tg
+        self._engine.cancel = tg.cancel_scope.cancel
+        self._live = self._engine.workers
+        for _ in range(self._live):
+            tg.start_soon(self._work)
         return self
 
-    async def _run(self) -> None:
-        engine, send = self._engine, self._send
-        async with send, anyio.create_task_group() as workers:
-            for _ in range(engine.workers):
-                workers.start_soon(engine.worker, send.send)
+    async def _work(self) -> None:
+        try:
+            await self._engine.worker(self._queue, async_sink=True)
+        finally:
+            self._live -= 1
+            if not self._live:
+                self._queue.close()
 
     async def __aexit__(
         self,
@@ -281,41 +460,42 @@ class FanOut(Generic[I, R]):
     ) -> bool | None:
         assert self._tg is not None
         self._tg.cancel_scope.cancel()  # finished or left early: nothing may outlive the block
+        error: BaseException | None = None
         try:
-            return await self._tg.__aexit__(exc_type, exc, tb)
+            suppress = await self._tg.__aexit__(exc_type, exc, tb)
         except BaseExceptionGroup as group:
-            raise _single(group) from None
+            error = _single(group)
+            if error is group:
+                raise
         finally:
-            self._receive.close()
+            self._queue.close()
             self._engine.progress.close()
+        if self._engine.failure is not None:
+            raise self._engine.failure
+        if error is not None:
+            raise error  # outside the except block, so its own cause/context survive
+        return suppress
 
     def __aiter__(self) -> FanOut[I, R]:
         return self
 
     async def __anext__(self) -> Outcome[I, R]:
+        if self._tg is None:
+            raise RuntimeError("use fan_out inside `async with`: async with fan_out(...) as o:")
+        if self._engine.failure is not None:
+            await checkpoint()  # deliver the cancellation that failure caused
+            raise StopAsyncIteration
         if not self._ordered:
-            try:
-                return await self._receive.receive()
-            except (anyio.EndOfStream, anyio.ClosedResourceError):
-                raise StopAsyncIteration from None
-        while self._next_index not in self._pending:
-            try:
-                outcome = await self._receive.receive()
-            except (anyio.EndOfStream, anyio.ClosedResourceError):
-                raise StopAsyncIteration from None
-            self._pending[outcome.index] = outcome
-        outcome = self._pending.pop(self._next_index)
+            return await self._queue.get()
+        pending = self._pending
+        while self._next_index not in pending:
+            outcome = await self._queue.get()
+            pending[outcome.index] = outcome
+        outcome = pending.pop(self._next_index)
         self._next_index += 1
         assert self._engine.window is not None
         self._engine.window.release()
         return outcome
-
-
-def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The one real exception inside nested task-group wrappers (else the group)."""
-    while len(group.exceptions) == 1 and isinstance(group.exceptions[0], BaseExceptionGroup):
-        group = group.exceptions[0]
-    return group.exceptions[0] if len(group.exceptions) == 1 else group
 
 
 def fan_out(
@@ -340,15 +520,20 @@ def fan_out(
     however many items there are. ``concurrency`` is an int, ``"auto"`` or an
     :class:`AdaptiveConcurrency`; ``per_second`` caps how many calls start per
     second (smoothly, no bursts); ``ordered=True`` yields in input order (holding
-    at most a window of ``2 * concurrency`` outcomes); ``progress`` is ``True``
+    at most a window of 256 to 1024 outcomes); ``progress`` is ``True``
     (a tqdm bar) or a callable ``(done, total)``. Exceptions raised by ``fn``
     become :attr:`Outcome.error`; cancellation and ``KeyboardInterrupt``
-    propagate. Leaving the block early cancels every call still running.
+    propagate, as does an exception raised by the ``items`` iterator itself.
+    Leaving the block early cancels every call still running. Bad arguments
+    raise ``ValueError``/``TypeError`` here, before any call.
     """
     engine: _Engine[I, R] = _Engine(
         fn, items, concurrency=concurrency, per_second=per_second, progress=progress
     )
-    buffer = max(16, 2 * min(engine.workers, 1024))
+    # Room for 8 outcomes per worker: a worker that finds the queue full suspends,
+    # and each suspension costs ~10x a trivial call, so a deeper queue keeps a
+    # fast producer from suspending on every other item. Capped: bounded memory.
+    buffer = min(max(256, 8 * engine.workers), 1024)
     return FanOut(engine, ordered=ordered, buffer=buffer)
 
 
@@ -367,14 +552,13 @@ async def gather(
     """Call ``fn`` for every item; the results in input order.
 
     With ``return_exceptions=False`` the first exception cancels the calls still
-    running and is raised; with ``True`` each failed item's exception takes its
-    place in the list.
+    running and is raised (itself, not an exception group); with ``True`` each
+    failed item's exception takes its place in the list.
     """
     engine: _Engine[I, R] = _Engine(
         fn, items, concurrency=concurrency, per_second=per_second, progress=progress
     )
     results: list[Any] = [None] * engine.total if engine.total is not None else []
-    first_error: list[Exception] = []
 
     def sink(outcome: Outcome[I, R]) -> None:
         index = outcome.index
@@ -384,18 +568,24 @@ async def gather(
             results[index] = outcome.value
         elif return_exceptions:
             results[index] = outcome.error
-        elif not first_error:
-            first_error.append(outcome.error)
-            tg.cancel_scope.cancel()  # the first failure cancels the rest
+        else:
+            engine.fail(outcome.error)  # the first failure cancels the rest
 
+    error: BaseException | None = None
     try:
         async with anyio.create_task_group() as tg:
+            engine.cancel = tg.cancel_scope.cancel
             for _ in range(engine.workers):
                 tg.start_soon(engine.worker, sink)
     except BaseExceptionGroup as group:
-        raise _single(group) from None
+        error = _single(group)
+        if error is group:
+            raise
     finally:
         engine.progress.close()
-    if first_error:
-        raise first_error[0]
+    if engine.failure is not None:
+        raise engine.failure
+    if error is not None:
+        raise error
+    del results[engine.count :]  # a sized input that yielded fewer items than its len()
     return cast("list[R | Exception]", results)
