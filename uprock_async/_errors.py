@@ -348,8 +348,12 @@ def status_error(
     if not message:
         reason = _REASONS.get(status, "error")
         message = f"{reason} (body: {excerpt(body)})" if body.strip() else reason
-    if redact and redact in message:
+    if redact:
+        # str(exc) shows the code and request id too: a server echoing the key
+        # in any of them must not put it in a message or a log line.
         message = message.replace(redact, "[redacted]")
+        code = code.replace(redact, "[redacted]") if code else code
+        request_id = request_id.replace(redact, "[redacted]") if request_id else request_id
     kwargs: dict[str, Any] = {
         "status_code": status,
         "code": code,

@@ -45,6 +45,7 @@ T = TypeVar("T")
 
 DEFAULT_MAX_BODY_SIZE = 256 * 1024 * 1024
 _ERROR_BODY_CAP = 1024 * 1024  # an error page is never worth more than this
+_REDIRECT_BODY_CAP = 64 * 1024
 _MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _OVERLOAD_STATUSES = frozenset({429, 503})
@@ -144,6 +145,12 @@ class Transport:
                 headers={"User-Agent": USER_AGENT},
                 raise_for_status=False,
             )
+            # aiohttp >= 3.10 silently resends an idempotent request once when the
+            # connection drops; RetryPolicy must be the only retry loop, or
+            # max_retries=0 would still mean two requests and stats would undercount.
+            # (Private but stable attribute; aiohttp's own test client sets it.)
+            if hasattr(session, "_retry_connection"):
+                session._retry_connection = False
         elif self.closed or session.closed:
             raise RuntimeError("this client has been closed; create a new one")
         return session
@@ -220,16 +227,20 @@ class Transport:
         *,
         dest: Path | None,
         progress: Callable[[int, int | None], None] | None = None,
+        not_ready: frozenset[int] = frozenset(),
     ) -> bytes | Path:
         """GET ``url`` as bytes, or stream it into ``dest`` atomically.
 
         The body goes to a temporary file beside ``dest`` that is renamed over it
         only once complete, so a failed or truncated transfer leaves nothing at
         ``dest``. Missing parent folders are created. Retries restart cleanly.
+        A status in ``not_ready`` (Uprock's 202 "processing incomplete") is not
+        content: it is retried like a 503 and then raised as :class:`APIStatusError`.
         """
         if dest is None:
 
             async def to_bytes(resp: aiohttp.ClientResponse) -> bytes:
+                _check_ready(resp.status, not_ready)
                 return await self._read_body(resp, self.max_body_size, progress)
 
             return (await self._exchange("GET", url, consume=to_bytes))[2]
@@ -238,6 +249,7 @@ class Transport:
         dest.parent.mkdir(parents=True, exist_ok=True)
 
         async def to_file(resp: aiohttp.ClientResponse) -> Path:
+            _check_ready(resp.status, not_ready)
             return await self._stream_to(resp, dest, progress)
 
         return (await self._exchange("GET", url, consume=to_file))[2]
@@ -329,7 +341,13 @@ class Transport:
                     error = failure.error
                     self.stats.error(error)
                     raise error from failure.__cause__
-                await anyio.sleep(policy.backoff(attempt, failure.retry_after))
+                delay = policy.backoff(attempt, failure.retry_after)
+                probe = current_probe.get()
+                if probe is not None and probe.held:
+                    # under an adaptive limiter: wait without the slot, then queue for one
+                    await probe.backoff(delay)
+                else:
+                    await anyio.sleep(delay)
                 attempt += 1
 
     async def _attempt(
@@ -369,10 +387,10 @@ class Transport:
                         trusted = self.is_trusted(url)  # a foreign host never gets the key
                         if status == 303 or (status in (301, 302) and method == "POST"):
                             method, json, multipart = "GET", None, None
-                        await resp.read()
+                        await _read_prefix(resp, _REDIRECT_BODY_CAP)
                         continue
                     if status >= 400:
-                        body = await self._read_body(resp, _ERROR_BODY_CAP)
+                        body = await _read_prefix(resp, _ERROR_BODY_CAP)
                         raise self._status_failure(status, headers, body)
                     result = await consume(resp)
                     self._report(method, url, attempt, started, status, headers, None)
@@ -468,6 +486,8 @@ class Transport:
             request_id = headers.get("X-Request-Id") if headers else None
             if request_id is None and isinstance(error, APIStatusError):
                 request_id = error.request_id
+            if request_id is not None:  # a hostile server may echo the key in it
+                request_id = self.redact(request_id)
             outcome: object = (
                 status
                 if error is None
@@ -476,12 +496,41 @@ class Transport:
             log.debug(
                 "%s %s -> %s in %.1f ms (attempt %d, request_id=%s)",
                 method,
-                url.path_qs if url.origin() == self._base.origin() else str(url),
+                self.redact(url.path_qs if url.origin() == self._base.origin() else str(url)),
                 outcome,
                 latency * 1000,
                 attempt + 1,
                 request_id,
             )
+
+
+def _check_ready(status: int, not_ready: frozenset[int]) -> None:
+    if status in not_ready:
+        raise _Failure(
+            APIStatusError(
+                f"the content is not ready yet (HTTP {status}, processing incomplete); "
+                "try again shortly",
+                status_code=status,
+            ),
+            retryable=True,
+            sent=True,
+        )
+
+
+async def _read_prefix(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """At most ``cap`` bytes of a body we only quote (error pages, redirects).
+
+    A bigger body is cut, not refused: a 503 page from a proxy is still a
+    retryable 503. The unread rest is dropped with the connection on release,
+    never buffered.
+    """
+    buf = bytearray()
+    while len(buf) < cap:
+        chunk = await resp.content.read(min(_CHUNK, cap - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
 
 
 def _form(parts: Multipart) -> aiohttp.FormData:
