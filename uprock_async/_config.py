@@ -6,6 +6,7 @@ it is written rather than deep inside a request.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -100,8 +101,13 @@ class RetryPolicy:
             raise TypeError(f"max_retries must be an int, got {self.max_retries!r}")
         if self.max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
-        if self.backoff_initial < 0 or self.backoff_max < 0 or self.max_retry_after < 0:
-            raise ValueError("backoff_initial, backoff_max and max_retry_after must be >= 0")
+        for name in ("backoff_initial", "backoff_max", "max_retry_after"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+            # `not 0 <= v < inf` also refuses NaN, which every comparison lets through.
+            if not 0 <= value < math.inf:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         object.__setattr__(self, "retry_statuses", frozenset(self.retry_statuses))
 
     @classmethod
@@ -119,7 +125,8 @@ class RetryPolicy:
         """Seconds to wait after failed attempt number ``attempt`` (0-based)."""
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.max_retry_after)
-        delay = min(self.backoff_max, self.backoff_initial * (2.0**attempt))
+        # The exponent is capped so a huge attempt number cannot overflow a float.
+        delay = min(self.backoff_max, self.backoff_initial * (2.0 ** min(attempt, 64)))
         if self.jitter:
             delay *= 0.5 + random.random() / 2
         return delay
