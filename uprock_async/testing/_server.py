@@ -7,7 +7,7 @@ import asyncio.base_events
 import fnmatch
 import random
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -64,11 +64,14 @@ class Fault:
     probability: float = 1.0
     hits: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
+    query: dict[str, str] | None = None  # also required query parameters, if given
 
-    def matches(self, path: str) -> bool:
+    def matches(self, path: str, query: Mapping[str, str] | None = None) -> bool:
         if self.times is not None and self.hits >= self.times:
             return False
         if not fnmatch.fnmatchcase(path, self.path_glob):
+            return False
+        if self.query and any((query or {}).get(k) != v for k, v in self.query.items()):
             return False
         return self.probability >= 1.0 or self.rng.random() < self.probability
 
@@ -161,10 +164,22 @@ class FakeServer:
         self.rejected_for_capacity = 0
         # state, shared with the route modules
         self.jobs: dict[str, dict[str, Any]] = {}
+        # Uprock job lifecycle (see _uprock.py): a job made by POST /crawl/v1/new is
+        # pending, then running, then completed job_completion_delay seconds later.
+        self.job_completion_delay = 0.05
+        self.job_created: dict[str, float] = {}  # job id -> loop time of creation
+        self.sessions: dict[str, dict[str, Any]] = {}  # wire payloads of crawl sessions
+        self.session_deadlines: dict[str, float] = {}  # session id -> loop time it expires
         self._job_bytes: dict[tuple[str, bool], bytes] = {}
         self.crawls: dict[int, dict[str, Any]] = {}
         self._crawl_bytes: dict[int, bytes] = {}
         self._next_id = 1000 + seed * 1_000_000
+        # ScreenshotCenter behaviour knobs (used by testing/_screenshotcenter.py)
+        self.crawl_completion_delay = 0.05  # s from crawl/create to "finished"
+        self.screenshot_completion_delay = 0.05  # s from screenshot/create to "finished"
+        self.batch_completion_delay = 0.05  # s from batch/create to "finished"
+        self.artifact_size = 2048  # bytes of each image/html/pdf/video artifact
+        self.artifact_latency = 0.0  # s added to every artifact download
         self._runner: web.AppRunner | None = None
         self.app = web.Application(middlewares=[self._middleware], client_max_size=64 * 2**20)
         from . import _routes
@@ -292,6 +307,7 @@ class FakeServer:
         *,
         truncate: bool = False,
         probability: float = 1.0,
+        query: dict[str, str] | None = None,
     ) -> Fault:
         """Make requests whose path matches ``path_glob`` fail.
 
@@ -301,7 +317,8 @@ class FakeServer:
         ``Retry-After: retry_after``; ``delay`` waits first (a delay alone with
         ``status=200`` makes a slow but good answer); ``disconnect`` drops the
         connection without answering; ``truncate`` sends half of the real body
-        and then drops the connection.
+        and then drops the connection; ``query`` limits the fault to requests
+        carrying those query parameters (e.g. ``{"id": "42"}``).
         """
         fault = Fault(
             path_glob,
@@ -314,6 +331,7 @@ class FakeServer:
             body,
             probability,
             rng=random.Random(self.rng.random()),
+            query=query,
         )
         self.faults.append(fault)
         return fault
@@ -349,7 +367,7 @@ class FakeServer:
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             for fault in self.faults:
-                if fault.matches(request.path):
+                if fault.matches(request.path, request.query):
                     fault.hits += 1
                     return await self._apply(fault, request, handler)
             if not self._check_auth(request):
