@@ -1,0 +1,383 @@
+"""Job-detail fan-out throughput against a FakeServer in another process (issue 4).
+
+Fetches N (default 5,000) ~17 KB job details at concurrency 64 with:
+
+  (a) raw aiohttp ``read()`` — the ceiling (one session, 64 worker tasks)
+  (b) aiohttp + stdlib ``json.loads``
+  (c) httpx ``AsyncClient`` + pydantic v2 models equivalent to ``JobDetail``
+  (d) ``UprockClient.job_details``
+  (e) ``UprockClient.iter_job_details``, results discarded
+
+in interleaved rounds (best round counts), then runs 1,000,000 items through
+``fan_out`` with a trivial async function (peak RSS growth, items/s), measures
+``gc.freeze()`` / raised GC thresholds on (d), and with ``--profile`` prints a
+cProfile of (d).
+
+    python benchmarks/fanout.py [--count 5000] [--rounds 3] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import io
+import json
+import pstats
+import resource
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import aiohttp
+import httpx
+import psutil
+import pydantic
+
+from benchmarks._serve import Served, serve
+from uprock_async import UprockClient, fan_out
+
+CONCURRENCY = 64
+CONNECTIONS = 100  # the same pool size as our client's default Limits
+
+
+# -- (c): the pydantic v2 equivalent of uprock_async.uprock.models.JobDetail -------------
+
+
+class PHeader(pydantic.BaseModel):
+    name: str
+    value: str
+
+
+class PCookie(pydantic.BaseModel):
+    name: str
+    value: str
+    domain: str | None = None
+    path: str | None = None
+    expires: str | None = None
+    max_age: int | None = None
+    secure: bool | None = None
+    httponly: bool | None = None
+    samesite: str | None = None
+
+
+class PJob(pydantic.BaseModel):
+    job_id: str
+    status: str
+    url: str | None = None
+    method: str | None = None
+    placement: dict[str, Any] = {}
+    session_id: str | None = None
+    submitted_at: datetime | None = None
+    timeout_sec: int | None = None
+
+
+class PJobResult(pydantic.BaseModel):
+    id: str | None = None
+    success: bool | None = None
+    status_code: int | None = None
+    created_at: datetime | None = None
+    time_ms: int | None = None
+    timestamp_ms: int | None = None
+    size_bytes: int | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    tls_version: str | None = None
+    tls_cipher_suite: str | None = None
+
+
+class PJobDetail(pydantic.BaseModel):
+    job: PJob
+    download_url: str | None = None
+    request_headers: list[PHeader] = []
+    response_headers: list[PHeader] = []
+    request_cookies: list[PCookie] = []
+    response_cookies: list[PCookie] = []
+    result: PJobResult | None = None
+
+
+# -- the contenders ---------------------------------------------------------------------
+
+
+def _paths(ids: list[str]) -> list[str]:
+    return [f"/crawl/v1/jobs/{job_id}/detail?parse_cookies=true" for job_id in ids]
+
+
+async def raw_aiohttp(server: Served, ids: list[str], parse: bool) -> int:
+    """(a)/(b): the least code that fetches the bodies (and, for (b), parses them)."""
+    headers = {"Authorization": f"Bearer {server.key}"}
+    connector = aiohttp.TCPConnector(limit=CONNECTIONS)
+    async with aiohttp.ClientSession(server.url, connector=connector, headers=headers) as session:
+        paths = iter(_paths(ids))
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            for path in paths:
+                async with session.get(path) as resp:
+                    body = await resp.read()
+                    if resp.status != 200:
+                        raise RuntimeError(f"HTTP {resp.status}")
+                if parse:
+                    json.loads(body)
+                done += 1
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return done
+
+
+async def httpx_pydantic(server: Served, ids: list[str]) -> int:
+    """(c): the common "modern" stack."""
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    headers = {"Authorization": f"Bearer {server.key}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits) as client:
+        paths = iter(_paths(ids))
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            for path in paths:
+                resp = await client.get(path)
+                resp.raise_for_status()
+                PJobDetail.model_validate_json(resp.content)
+                done += 1
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return done
+
+
+async def ours_job_details(server: Served, ids: list[str]) -> int:
+    """(d)."""
+    async with UprockClient(server.key, base_url=server.url) as client:
+        details = await client.job_details(ids, parse_cookies=True, concurrency=CONCURRENCY)
+        return len(details)
+
+
+async def ours_iter(server: Served, ids: list[str]) -> int:
+    """(e): streaming, each outcome dropped on arrival."""
+    done = 0
+    async with UprockClient(server.key, base_url=server.url) as client:
+        stream = client.iter_job_details(ids, parse_cookies=True, concurrency=CONCURRENCY)
+        async with stream as outcomes:
+            async for outcome in outcomes:
+                if outcome.error is not None:
+                    raise outcome.error
+                done += 1
+    return done
+
+
+Runner = Callable[[Served, list[str]], Awaitable[int]]
+
+
+def contenders(c_count: int) -> dict[str, tuple[Runner, int | None]]:
+    """label -> (runner, how many ids it fetches; None = all)."""
+
+    async def a(s: Served, ids: list[str]) -> int:
+        return await raw_aiohttp(s, ids, parse=False)
+
+    async def b(s: Served, ids: list[str]) -> int:
+        return await raw_aiohttp(s, ids, parse=True)
+
+    return {
+        "(a) aiohttp read() [ceiling]": (a, None),
+        "(b) aiohttp + json.loads": (b, None),
+        "(c) httpx + pydantic v2": (httpx_pydantic, c_count),
+        "(d) ours: job_details": (ours_job_details, None),
+        "(e) ours: iter_job_details": (ours_iter, None),
+    }
+
+
+class Timing(NamedTuple):
+    """One run: wall-clock requests per second, and this process's user CPU per request."""
+
+    rate: float
+    cpu_us: float
+
+
+def _user_cpu() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_utime
+
+
+async def timed(runner: Runner, server: Served, ids: list[str]) -> Timing:
+    """Time one run. On a shared (virtual) machine wall-clock rates swing with whatever
+    else runs, and so does the kernel time of loopback sends; the client's *user* CPU per
+    request — the Python work each contender does — barely moves, so it is printed too."""
+    started, cpu = time.perf_counter(), _user_cpu()
+    done = await runner(server, ids)
+    elapsed, cpu = time.perf_counter() - started, _user_cpu() - cpu
+    assert done == len(ids), (done, len(ids))
+    return Timing(done / elapsed, cpu / done * 1e6)
+
+
+# -- the phases ---------------------------------------------------------------------------
+
+
+def throughput(server: Served, count: int, rounds: int, c_count: int) -> dict[str, Timing]:
+    """Interleaved rounds of every contender; per contender the best rate and least CPU."""
+    ids = (server.ids * (count // len(server.ids) + 1))[:count]
+    table = contenders(c_count)
+    best = dict.fromkeys(table, Timing(0.0, float("inf")))
+    for runner, _n in table.values():  # warm-up: imports, first connections, caches
+        asyncio.run(timed(runner, server, ids[:200]))
+    for round_no in range(rounds):
+        for label, (runner, n) in table.items():
+            rate, cpu_us = asyncio.run(timed(runner, server, ids[:n] if n else ids))
+            best[label] = Timing(max(best[label].rate, rate), min(best[label].cpu_us, cpu_us))
+            print(
+                f"  round {round_no + 1}: {label:<32} {rate:8.0f} req/s"
+                f" {cpu_us:7.0f} µs user CPU/req",
+                flush=True,
+            )
+    return best
+
+
+def print_throughput(best: dict[str, Timing], count: int, c_count: int) -> None:
+    a = best["(a) aiohttp read() [ceiling]"]
+    print(f"\nBest of rounds, {count} details at concurrency {CONCURRENCY} ((c) on {c_count}):")
+    print(
+        f"  {'contender':<32} {'req/s':>8} {'x (a)':>7} {'user CPU/req':>15} {'x (a) by CPU':>13}"
+    )
+    for label, t in best.items():
+        print(
+            f"  {label:<32} {t.rate:8.0f} {t.rate / a.rate:7.2f}"
+            f" {t.cpu_us:12.0f} µs {a.cpu_us / t.cpu_us:13.2f}"
+        )
+    c, d, e = (
+        best[k]
+        for k in ("(c) httpx + pydantic v2", "(d) ours: job_details", "(e) ours: iter_job_details")
+    )
+    print(
+        f"  (d)/(a) = {d.rate / a.rate:.2f} by req/s, {a.cpu_us / d.cpu_us:.2f} by user CPU"
+        "  (target >= 0.85)"
+    )
+    print(
+        f"  (d)/(c) = {d.rate / c.rate:.1f} by req/s, {c.cpu_us / d.cpu_us:.1f} by user CPU"
+        "  (target >= 15)"
+    )
+    print(f"  (e)/(a) = {e.rate / a.rate:.2f} by req/s, {a.cpu_us / e.cpu_us:.2f} by user CPU")
+
+
+class _GCClock:
+    """Wall time spent inside collections, via ``gc.callbacks`` (exact, not sampled)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = 0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.collections += 1
+
+
+def gc_effect(server: Served, count: int, rounds: int) -> None:
+    """job_details with default GC, after gc.freeze(), and with raised thresholds."""
+    ids = (server.ids * (count // len(server.ids) + 1))[:count]
+    default = gc.get_threshold()
+    variants: dict[str, Callable[[], None]] = {
+        f"default thresholds {default}": lambda: gc.set_threshold(*default),
+        "gc.freeze() before the run": gc.freeze,
+        "gc.set_threshold(100_000, 50, 50)": lambda: gc.set_threshold(100_000, 50, 50),
+    }
+    best = dict.fromkeys(variants, Timing(0.0, float("inf")))
+    in_gc = dict.fromkeys(variants, float("inf"))
+    for _ in range(rounds):
+        for label, setup in variants.items():
+            gc.collect()
+            clock = _GCClock()
+            setup()
+            gc.callbacks.append(clock)
+            try:
+                rate, cpu_us = asyncio.run(timed(ours_job_details, server, ids))
+            finally:
+                gc.callbacks.remove(clock)
+                gc.unfreeze()
+                gc.set_threshold(*default)
+            best[label] = Timing(max(best[label].rate, rate), min(best[label].cpu_us, cpu_us))
+            in_gc[label] = min(in_gc[label], clock.seconds / len(ids) * 1e6)
+    base = best[f"default thresholds {default}"]
+    print(f"\nGC settings, (d) job_details, best of {rounds}:")
+    for label, t in best.items():
+        print(
+            f"  {label:<38} {t.rate:8.0f} req/s {t.rate / base.rate:5.2f}x"
+            f" {t.cpu_us:6.0f} µs user CPU/req {base.cpu_us / t.cpu_us:5.2f}x"
+            f"  in GC {in_gc[label]:5.1f} µs/req"
+        )
+
+
+def million(n: int) -> None:
+    """n items through fan_out with a trivial async fn: items/s and peak RSS growth."""
+    proc = psutil.Process()
+
+    async def trivial(item: int) -> int:
+        return item
+
+    async def run() -> tuple[int, int]:
+        peak = proc.memory_info().rss
+        done = 0
+        async with fan_out(trivial, range(n), concurrency=CONCURRENCY) as outcomes:
+            async for _outcome in outcomes:
+                done += 1
+                if done % 20_000 == 0:
+                    peak = max(peak, proc.memory_info().rss)
+        return done, max(peak, proc.memory_info().rss)
+
+    gc.collect()
+    before_rss = proc.memory_info().rss
+    before_max = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    started = time.perf_counter()
+    done, peak = asyncio.run(run())
+    elapsed = time.perf_counter() - started
+    after_max = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    assert done == n
+    mib = 1024 * 1024
+    print(f"\nfan_out over {n:,} items (trivial async fn, concurrency {CONCURRENCY}):")
+    print(f"  {n / elapsed:,.0f} items/s ({elapsed:.1f} s)")
+    print(
+        f"  peak RSS growth {(peak - before_rss) / mib:.1f} MiB sampled "
+        f"(ru_maxrss growth {(after_max - before_max) / mib:.1f} MiB)  (target < 50 MB)"
+    )
+
+
+def profile(server: Served, count: int) -> None:
+    ids = (server.ids * (count // len(server.ids) + 1))[:count]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    asyncio.run(timed(ours_job_details, server, ids))
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+    print("\ncProfile of (d), top 25 by own time:")
+    print(out.getvalue())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=5000, help="details per run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best counts)")
+    parser.add_argument("--c-count", type=int, default=1000, help="ids for (c), which is slow")
+    parser.add_argument("--items", type=int, default=1_000_000, help="fan_out items")
+    parser.add_argument("--no-gc", action="store_true", help="skip the GC-settings phase")
+    parser.add_argument("--profile", action="store_true", help="cProfile one (d) run")
+    ns = parser.parse_args()
+
+    million(ns.items)  # first, so nothing else has raised the process's peak yet
+    with serve(jobs=min(ns.count, 5000)) as server:
+        print(
+            f"\nserver pid {server.pid} at {server.url}; job detail ~{server.detail_bytes:,} bytes"
+        )
+        best = throughput(server, ns.count, ns.rounds, ns.c_count)
+        print_throughput(best, ns.count, ns.c_count)
+        if not ns.no_gc:
+            gc_effect(server, ns.count, ns.rounds)
+        if ns.profile:
+            profile(server, ns.count)
+
+
+if __name__ == "__main__":
+    main()
