@@ -67,19 +67,34 @@ def test_the_limit_is_cut_at_most_once_per_round_trip() -> None:
     limiter = AdaptiveConcurrency(initial=20, minimum=2, maximum=100)
     t = time.monotonic()
     limiter.record(t, 0.010)  # a normal round trip: 10 ms
-    limiter.record(t, 0.011, overloaded=True)  # a 429
-    assert limiter.current == 14
+    limiter.record(t, 0.011, overloaded=True)  # a 429: the first overload ends slow start
+    assert limiter.current == 10  # leaving slow start halves (its overshoot is up to 2x)
     # more 429s from calls that started before the cut: same congestion event
     limiter.record(t + 0.005, 0.006, overloaded=True)
     # a quick 429 to a retry sent right after the cut: too soon to be new evidence
     limiter.record(t + 0.0115, 0.001, overloaded=True)
-    assert limiter.current == 14
-    # a round trip later, a 429 from a call started after the cut cuts again
+    assert limiter.current == 10
+    # a round trip later, a 429 from a call started after the cut cuts again, by 0.7
     limiter.record(t + 0.030, 0.002, overloaded=True)
-    assert limiter.current == 9
+    assert limiter.current == 7
     for i in range(20):  # one overload per second for 20 s
         limiter.record(t + 1 + i, 0.001, overloaded=True)
     assert limiter.current == 2  # never below minimum
+
+
+async def test_slow_start_doubles_the_limit_per_round_trip_until_the_first_overload() -> None:
+    limiter = AdaptiveConcurrency(initial=4, minimum=1, maximum=64)
+    t = time.monotonic()
+    limiter._in_flight = 64  # the window is in use (as if every slot were taken)
+    for _ in range(4):  # one round trip of 4 successes
+        limiter.record(t, 0.010)
+    assert limiter.current == 8
+    limiter.record(t, 0.011, overloaded=True)  # first overload: halve, slow start ends
+    assert limiter.current == 4
+    for _ in range(5):  # now +1/limit per success: about +1 per round trip
+        limiter.record(t + 1, 0.010)
+    assert limiter.current == 5
+    limiter._in_flight = 0
 
 
 async def test_the_limit_grows_by_about_one_per_round_trip_when_in_use() -> None:
@@ -112,8 +127,10 @@ def test_latency_far_above_the_recent_minimum_is_an_overload_signal() -> None:
     limiter.record(t, 0.010)
     limiter.record(t, 0.012)
     assert limiter.current == 10
-    limiter.record(t + 0.1, 0.5)  # 50x the minimum
-    assert limiter.current == 7
+    limiter.record(t + 0.1, 0.5)  # 50x the minimum: the first overload halves (slow start)
+    assert limiter.current == 5
+    limiter.record(t + 1.0, 0.5)  # a later one cuts by 0.7
+    assert limiter.current == 3
 
 
 # -- against the FakeServer -------------------------------------------------------

@@ -1,7 +1,9 @@
 """AdaptiveConcurrency: a concurrency limit that finds the service's capacity (AIMD).
 
-The limit is a congestion window, as in TCP: every call that completes at steady
-latency adds ``1/limit`` (so about +1 per round trip while the window is in use),
+The limit is a congestion window, as in TCP. Until the first overload it grows
+by one per successful call (slow start: it doubles every round trip, so the
+capacity is found in a few round trips); after that every call that completes at
+steady latency adds ``1/limit`` (about +1 per round trip while the window is in use),
 and an overload signal multiplies it by ``decrease`` (0.7) — at most once per
 round trip: only an attempt that *started after* the last cut may cut again, and
 only once a smoothed round trip has passed since (a 429 comes back at once, and
@@ -50,6 +52,7 @@ class AdaptiveConcurrency:
         "_min_rtt_prev",
         "_rtt_epoch",
         "_srtt",
+        "_ssthresh",
         "_waiters",
         "maximum",
         "minimum",
@@ -84,6 +87,7 @@ class AdaptiveConcurrency:
         self.maximum = maximum
         self._limit = float(initial)
         self._decrease = decrease
+        self._ssthresh = float(maximum)
         self._latency_factor = latency_factor
         self._in_flight = 0
         self._waiters: deque[anyio.Event] = deque()
@@ -165,11 +169,18 @@ class AdaptiveConcurrency:
             # last cut may cut again, and not before a round trip has passed (a 429
             # comes back at once, and its immediate retry is no new evidence).
             if started >= self._last_cut and now - self._last_cut >= (self._srtt or 0.0):
-                self._limit = max(float(self.minimum), self._limit * self._decrease)
+                # Slow start overshoots by up to 2x before its first overload: halve
+                # then (as TCP does), and cut by ``decrease`` afterwards.
+                factor = 0.5 if self._limit < self._ssthresh else self._decrease
+                self._limit = max(float(self.minimum), self._limit * factor)
+                self._ssthresh = self._limit  # slow start ends at the first overload
                 self._last_cut = now
         elif self._in_flight >= int(self._limit) or self._waiters:
-            # grow only while the window is in use, so an idle limiter does not drift up
-            self._limit = min(float(self.maximum), self._limit + 1.0 / self._limit)
+            # Grow only while the window is in use, so an idle limiter does not drift up.
+            # Until the first overload, slow start (+1 per success: doubling per round
+            # trip) finds the capacity in a few round trips; then +1 per round trip.
+            step = 1.0 if self._limit < self._ssthresh else 1.0 / self._limit
+            self._limit = min(float(self.maximum), self._limit + step)
             self._wake()
 
 
