@@ -27,7 +27,11 @@ def test_readme_example_runs(index: int, tmp_path: Path) -> None:
     code = _examples()[index]
     result = subprocess.run(  # noqa: S603 - our own interpreter, our own README
         [sys.executable, "-W", "error", "-c", code],
-        cwd=tmp_path, capture_output=True, text=True, timeout=110, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip(), "the example printed nothing"

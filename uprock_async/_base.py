@@ -132,9 +132,7 @@ class BaseClient:
 
     def _decode(self, decoder: msgspec.json.Decoder[T], body: bytes, status: int, what: str) -> T:
         try:
-            return decode(
-                decoder, body, status=status, what=what, redact=self._transport.redact
-            )
+            return decode(decoder, body, status=status, what=what, redact=self._transport.redact)
         except UprockAsyncError as exc:
             self._transport.stats.error(exc)
             raise
