@@ -472,3 +472,36 @@ def test_models_are_untracked_by_the_garbage_collector() -> None:
     detail = _decode_detail()
     assert not gc.is_tracked(detail.job)
     assert not gc.is_tracked(detail.response_headers[0])
+
+
+def test_every_timestamp_field_ends_in_at_and_defaults_to_none() -> None:
+    """_decode hides empty ``"…_at":""`` values by renaming the key, so the field must
+    fall back to ``None``; and a datetime field not ending in ``_at`` would be missed."""
+    from uprock_async import screenshotcenter, uprock
+
+    structs = [
+        obj
+        for module in (uprock.models, screenshotcenter.models)
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, msgspec.Struct)
+    ]
+    checked = 0
+    for struct in structs:
+        info = msgspec.inspect.type_info(struct)
+        assert isinstance(info, msgspec.inspect.StructType)
+        for field in info.fields:
+            types = getattr(field.type, "types", (field.type,))
+            if any(isinstance(t, msgspec.inspect.DateTimeType) for t in types):
+                checked += 1
+                assert field.encode_name.endswith("_at"), (struct, field.name)
+                assert field.default is None, (struct, field.name)
+    assert checked >= 8
+
+
+def test_empty_timestamps_decode_to_none_in_compact_and_pretty_json() -> None:
+    from uprock_async._decode import decode
+
+    decoder = msgspec.json.Decoder(App)
+    assert decode(decoder, b'{"id":1,"updated_at":""}').updated_at is None
+    assert decode(decoder, b'{"id": 1, "updated_at" : ""}').updated_at is None
+    assert decode(decoder, b'{"id":1,"updated_at":null}').updated_at is None
