@@ -10,17 +10,15 @@ memory, and everything runs inside one task group: leaving the ``async with``
 
 The hot loop avoids anyio's memory streams and semaphores on purpose: each of
 their operations is a checkpoint (an event-loop round trip), which made a
-trivial call cost ~20 µs. The gates here (:class:`_Slots`, :class:`_Queue`)
+trivial call cost ~20 µs. The gates in ``_flow.py`` (:class:`Slots`, :class:`Queue`)
 only suspend when they must wait, and workers checkpoint every
 ``_CHECKPOINT_EVERY`` items so a call that never suspends cannot starve the loop.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 import time
-from collections import deque
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -38,7 +36,7 @@ import anyio.abc
 from anyio.lowlevel import checkpoint
 
 from ._adaptive import AdaptiveConcurrency, Probe, current_probe, resolve_concurrency
-from ._errors import APITimeoutError, RateLimitError, ServerError
+from ._flow import Progress, Queue, Rate, Slots, is_overload, validate_per_second
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
@@ -83,169 +81,6 @@ class Outcome(Generic[I, R]):
 # -- building blocks -----------------------------------------------------------
 
 
-class _Slots:
-    """A counting semaphore that only suspends when it must wait (FIFO hand-over)."""
-
-    __slots__ = ("_free", "_waiters")
-
-    def __init__(self, slots: int) -> None:
-        self._free = slots
-        self._waiters: deque[anyio.Event] = deque()
-
-    async def acquire(self) -> None:
-        if self._free > 0 and not self._waiters:
-            self._free -= 1
-            return
-        event = anyio.Event()
-        self._waiters.append(event)
-        try:
-            await event.wait()
-        except BaseException:
-            if event.is_set():  # handed a slot while being cancelled: pass it on
-                self.release()
-            else:
-                self._waiters.remove(event)
-            raise
-
-    def release(self) -> None:
-        if self._waiters:
-            self._waiters.popleft().set()  # the slot goes straight to the oldest waiter
-        else:
-            self._free += 1
-
-
-class _Queue(Generic[T]):
-    """A bounded FIFO between the workers and the consumer of a :class:`FanOut`."""
-
-    __slots__ = ("_closed", "_getters", "_items", "_space")
-
-    def __init__(self, size: int) -> None:
-        self._items: deque[T] = deque()
-        self._space = _Slots(size)
-        self._getters: deque[anyio.Event] = deque()
-        self._closed = False
-
-    def put_nowait(self, item: T) -> bool:
-        """Add ``item`` if there is room (no suspension); False when full."""
-        space = self._space
-        if space._free <= 0 or space._waiters:
-            return False
-        space._free -= 1
-        self._items.append(item)
-        if self._getters:
-            self._getters.popleft().set()
-        return True
-
-    async def put(self, item: T) -> None:
-        await self._space.acquire()
-        self._items.append(item)
-        if self._getters:
-            self._getters.popleft().set()
-
-    def close(self) -> None:
-        """No more puts: a consumer waiting on an empty queue sees the end."""
-        self._closed = True
-        while self._getters:
-            self._getters.popleft().set()
-
-    async def get(self) -> T:
-        """The next item; raises ``StopAsyncIteration`` once closed and drained."""
-        items = self._items
-        if items:  # the fast path: no suspension while outcomes are waiting
-            self._space.release()
-            return items.popleft()
-        while not items:
-            if self._closed:
-                raise StopAsyncIteration
-            event = anyio.Event()
-            self._getters.append(event)
-            try:
-                await event.wait()
-            except BaseException:
-                if not event.is_set():
-                    self._getters.remove(event)
-                elif items and self._getters:  # our wake-up was for an item: pass it on
-                    self._getters.popleft().set()
-                raise
-        self._space.release()
-        return items.popleft()
-
-
-class _Rate:
-    """A smooth rate limit: calls start at least ``1 / per_second`` apart, no bursts.
-
-    Unlike a token bucket nothing accumulates while idle, so a pause is never
-    followed by a burst above ``per_second``.
-    """
-
-    __slots__ = ("_interval", "_next")
-
-    def __init__(self, per_second: float) -> None:
-        self._interval = 1.0 / per_second
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        now = time.monotonic()
-        start = self._next if self._next > now else now
-        self._next = start + self._interval
-        if start > now:
-            await anyio.sleep(start - now)
-
-
-class _Progress:
-    """Reports ``(done, total)`` to a callable, or drives a tqdm bar."""
-
-    __slots__ = ("_bar", "_callback", "active", "done", "total")
-
-    def __init__(self, progress: Any, total: int | None) -> None:
-        self.done = 0
-        self.total = total
-        self._bar: Any = None
-        self._callback: Callable[[int, int | None], None] | None = None
-        if progress is True:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:  # pragma: no cover - depends on the environment
-                raise ImportError(
-                    "progress=True needs tqdm: pip install 'uprock-async[progress]' "
-                    "(or pass a callable (done, total) -> None)"
-                ) from None
-            self._bar = tqdm(total=total, unit="call", dynamic_ncols=True)
-        elif callable(progress):
-            self._callback = progress
-        elif progress is not None and progress is not False:
-            raise TypeError("progress must be True, False, None or a callable (done, total)")
-        self.active = self._bar is not None or self._callback is not None
-
-    def advance(self) -> None:
-        self.done += 1
-        if self._callback is not None:
-            self._callback(self.done, self.total)
-        elif self._bar is not None:
-            self._bar.update(1)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-
-def _validate_per_second(per_second: float | None) -> float | None:
-    if per_second is None:
-        return None
-    if isinstance(per_second, bool) or not isinstance(per_second, (int, float)):
-        raise TypeError(f"per_second must be a number, got {per_second!r}")
-    if not (per_second > 0 and math.isfinite(per_second)):
-        raise ValueError(f"per_second must be a finite number > 0, got {per_second!r}")
-    return float(per_second)
-
-
-def _is_overload(exc: BaseException | None) -> bool:
-    if isinstance(exc, (RateLimitError, APITimeoutError)):
-        return True
-    return isinstance(exc, ServerError) and exc.status_code == 503
-
-
 class _Engine(Generic[I, R]):
     """Workers that pull ``(index, item)`` lazily, call ``fn`` and hand outcomes to a sink.
 
@@ -268,8 +103,8 @@ class _Engine(Generic[I, R]):
             raise TypeError("fn must be an async callable")
         self.fn = fn
         self.limit = resolve_concurrency(concurrency)
-        rate = _validate_per_second(per_second)
-        self.rate = _Rate(rate) if rate is not None else None
+        rate = validate_per_second(per_second)
+        self.rate = Rate(rate) if rate is not None else None
         self.total = len(items) if isinstance(items, Sized) else None
         self._iter: Iterator[I] | None = None
         self._aiter: AsyncIterator[I] | None = None
@@ -283,12 +118,12 @@ class _Engine(Generic[I, R]):
             raise TypeError(
                 f"items must be an iterable or async iterable, not {type(items).__name__}"
             )
-        self.progress = _Progress(progress, self.total)
+        self.progress = Progress(progress, self.total)
         self.count = 0  # items pulled so far; the next item's index
         self.stopped = False
         self.failure: BaseException | None = None
         self.cancel: Callable[[], None] | None = None
-        self.window: _Slots | None = None
+        self.window: Slots | None = None
 
     @property
     def workers(self) -> int:
@@ -323,7 +158,7 @@ class _Engine(Generic[I, R]):
     async def worker(self, sink: Any, *, async_sink: bool = False) -> None:
         """Pull, call, hand over — until the input runs out or the run stops.
 
-        ``sink`` is a :class:`_Queue` when ``async_sink``, else a plain callable.
+        ``sink`` is a :class:`Queue` when ``async_sink``, else a plain callable.
         """
         fn, rate, window, progress = self.fn, self.rate, self.window, self.progress
         limiter = self.limit if isinstance(self.limit, AdaptiveConcurrency) else None
@@ -403,7 +238,7 @@ class _Engine(Generic[I, R]):
         finally:
             if not probe.fed:  # fn made no HTTP attempt through a client: judge the call
                 probe.limiter.record(
-                    started, time.monotonic() - started, overloaded=_is_overload(error)
+                    started, time.monotonic() - started, overloaded=is_overload(error)
                 )
 
 
@@ -423,10 +258,10 @@ class FanOut(Generic[I, R]):
     def __init__(self, engine: _Engine[I, R], *, ordered: bool, buffer: int) -> None:
         self._engine = engine
         self._ordered = ordered
-        self._queue: _Queue[Outcome[I, R]] = _Queue(buffer)
+        self._queue: Queue[Outcome[I, R]] = Queue(buffer)
         if ordered:
             # At most `buffer` items between "pulled" and "yielded in order".
-            engine.window = _Slots(buffer)
+            engine.window = Slots(buffer)
         self._pending: dict[int, Outcome[I, R]] = {}
         self._next_index = 0
         self._tg: anyio.abc.TaskGroup | None = None

@@ -1,0 +1,186 @@
+"""Flow-control pieces of the fan-out engine: gates, a queue, a rate limit, progress.
+
+They exist because anyio's memory streams and semaphores make every operation a
+checkpoint (an event-loop round trip), which cost ~20 µs per item in the fan-out
+hot loop. These only suspend when they must wait. Single event loop, no threads:
+nothing here needs a lock.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import anyio
+
+from ._errors import APITimeoutError, RateLimitError, ServerError
+
+__all__ = ["Progress", "Queue", "Rate", "Slots", "is_overload", "validate_per_second"]
+
+T = TypeVar("T")
+
+
+class Slots:
+    """A counting semaphore that only suspends when it must wait (FIFO hand-over)."""
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._waiters: deque[anyio.Event] = deque()
+
+    async def acquire(self) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        event = anyio.Event()
+        self._waiters.append(event)
+        try:
+            await event.wait()
+        except BaseException:
+            if event.is_set():  # handed a slot while being cancelled: pass it on
+                self.release()
+            else:
+                self._waiters.remove(event)
+            raise
+
+    def release(self) -> None:
+        if self._waiters:
+            self._waiters.popleft().set()  # the slot goes straight to the oldest waiter
+        else:
+            self._free += 1
+
+
+class Queue(Generic[T]):
+    """A bounded FIFO between the workers and the consumer of a :class:`FanOut`."""
+
+    __slots__ = ("_closed", "_getters", "_items", "_space")
+
+    def __init__(self, size: int) -> None:
+        self._items: deque[T] = deque()
+        self._space = Slots(size)
+        self._getters: deque[anyio.Event] = deque()
+        self._closed = False
+
+    def put_nowait(self, item: T) -> bool:
+        """Add ``item`` if there is room (no suspension); False when full."""
+        space = self._space
+        if space._free <= 0 or space._waiters:
+            return False
+        space._free -= 1
+        self._items.append(item)
+        if self._getters:
+            self._getters.popleft().set()
+        return True
+
+    async def put(self, item: T) -> None:
+        await self._space.acquire()
+        self._items.append(item)
+        if self._getters:
+            self._getters.popleft().set()
+
+    def close(self) -> None:
+        """No more puts: a consumer waiting on an empty queue sees the end."""
+        self._closed = True
+        while self._getters:
+            self._getters.popleft().set()
+
+    async def get(self) -> T:
+        """The next item; raises ``StopAsyncIteration`` once closed and drained."""
+        items = self._items
+        if items:  # the fast path: no suspension while outcomes are waiting
+            self._space.release()
+            return items.popleft()
+        while not items:
+            if self._closed:
+                raise StopAsyncIteration
+            event = anyio.Event()
+            self._getters.append(event)
+            try:
+                await event.wait()
+            except BaseException:
+                if not event.is_set():
+                    self._getters.remove(event)
+                elif items and self._getters:  # our wake-up was for an item: pass it on
+                    self._getters.popleft().set()
+                raise
+        self._space.release()
+        return items.popleft()
+
+
+class Rate:
+    """A smooth rate limit: calls start at least ``1 / per_second`` apart, no bursts.
+
+    Unlike a token bucket nothing accumulates while idle, so a pause is never
+    followed by a burst above ``per_second``.
+    """
+
+    __slots__ = ("_interval", "_next")
+
+    def __init__(self, per_second: float) -> None:
+        self._interval = 1.0 / per_second
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        start = self._next if self._next > now else now
+        self._next = start + self._interval
+        if start > now:
+            await anyio.sleep(start - now)
+
+
+class Progress:
+    """Reports ``(done, total)`` to a callable, or drives a tqdm bar."""
+
+    __slots__ = ("_bar", "_callback", "active", "done", "total")
+
+    def __init__(self, progress: Any, total: int | None) -> None:
+        self.done = 0
+        self.total = total
+        self._bar: Any = None
+        self._callback: Callable[[int, int | None], None] | None = None
+        if progress is True:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:  # pragma: no cover - depends on the environment
+                raise ImportError(
+                    "progress=True needs tqdm: pip install 'uprock-async[progress]' "
+                    "(or pass a callable (done, total) -> None)"
+                ) from None
+            self._bar = tqdm(total=total, unit="call", dynamic_ncols=True)
+        elif callable(progress):
+            self._callback = progress
+        elif progress is not None and progress is not False:
+            raise TypeError("progress must be True, False, None or a callable (done, total)")
+        self.active = self._bar is not None or self._callback is not None
+
+    def advance(self) -> None:
+        self.done += 1
+        if self._callback is not None:
+            self._callback(self.done, self.total)
+        elif self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def validate_per_second(per_second: float | None) -> float | None:
+    if per_second is None:
+        return None
+    if isinstance(per_second, bool) or not isinstance(per_second, (int, float)):
+        raise TypeError(f"per_second must be a number, got {per_second!r}")
+    if not (per_second > 0 and math.isfinite(per_second)):
+        raise ValueError(f"per_second must be a finite number > 0, got {per_second!r}")
+    return float(per_second)
+
+
+def is_overload(exc: BaseException | None) -> bool:
+    if isinstance(exc, (RateLimitError, APITimeoutError)):
+        return True
+    return isinstance(exc, ServerError) and exc.status_code == 503
