@@ -26,6 +26,8 @@ from typing import Literal, TypeAlias
 import anyio
 import anyio.lowlevel
 
+from ._flow import wait_in_line
+
 __all__ = ["AdaptiveConcurrency", "ConcurrencyArg", "Probe", "current_probe", "resolve_concurrency"]
 
 _MIN_RTT_WINDOW = 10.0  # seconds a minimum-latency sample is remembered
@@ -123,19 +125,7 @@ class AdaptiveConcurrency:
         if self._in_flight < int(self._limit) and not self._waiters:
             self._in_flight += 1
             return time.monotonic()
-        event = anyio.Event()
-        if first:
-            self._waiters.appendleft(event)
-        else:
-            self._waiters.append(event)
-        try:
-            await event.wait()
-        except BaseException:
-            if event.is_set():  # granted a slot while being cancelled: hand it on
-                self.release()
-            else:
-                self._waiters.remove(event)
-            raise
+        await wait_in_line(self._waiters, self.release, first=first)
         return time.monotonic()
 
     def release(self) -> None:

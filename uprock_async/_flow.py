@@ -18,9 +18,41 @@ import anyio
 
 from ._errors import APITimeoutError, RateLimitError, ServerError
 
-__all__ = ["Progress", "Queue", "Rate", "Slots", "is_overload", "validate_per_second"]
+__all__ = [
+    "Progress",
+    "Queue",
+    "Rate",
+    "Slots",
+    "is_overload",
+    "validate_per_second",
+    "wait_in_line",
+]
 
 T = TypeVar("T")
+
+
+async def wait_in_line(
+    waiters: deque[anyio.Event], hand_on: Callable[[], None], *, first: bool = False
+) -> None:
+    """Queue for a slot (at the front when ``first``) until a releaser grants it.
+
+    A releaser grants a slot by popping the waiter's event and setting it. If the
+    waiter is cancelled after that, the slot it was given is passed on with
+    ``hand_on``; before that, it just leaves the line.
+    """
+    event = anyio.Event()
+    if first:
+        waiters.appendleft(event)
+    else:
+        waiters.append(event)
+    try:
+        await event.wait()
+    except BaseException:
+        if event.is_set():
+            hand_on()
+        else:
+            waiters.remove(event)
+        raise
 
 
 class Slots:
@@ -36,16 +68,7 @@ class Slots:
         if self._free > 0 and not self._waiters:
             self._free -= 1
             return
-        event = anyio.Event()
-        self._waiters.append(event)
-        try:
-            await event.wait()
-        except BaseException:
-            if event.is_set():  # handed a slot while being cancelled: pass it on
-                self.release()
-            else:
-                self._waiters.remove(event)
-            raise
+        await wait_in_line(self._waiters, self.release)
 
     def release(self) -> None:
         if self._waiters:

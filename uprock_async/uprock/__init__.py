@@ -1,6 +1,25 @@
 """The Uprock Crawl API: :class:`UprockClient` and its models."""
 
 from ._client import UprockClient
-from .models import Cookie, CrawlSession, Header, Job, JobDetail, JobResult
+from .models import (
+    BatchJobStatus,
+    BatchStatusResponse,
+    Cookie,
+    CrawlSession,
+    Header,
+    Job,
+    JobDetail,
+    JobResult,
+)
 
-__all__ = ["Cookie", "CrawlSession", "Header", "Job", "JobDetail", "JobResult", "UprockClient"]
+__all__ = [
+    "BatchJobStatus",
+    "BatchStatusResponse",
+    "Cookie",
+    "CrawlSession",
+    "Header",
+    "Job",
+    "JobDetail",
+    "JobResult",
+    "UprockClient",
+]
