@@ -42,6 +42,9 @@ class AdaptiveConcurrency:
     :attr:`current`. ``latency_factor``: a call slower than this many times the
     recent minimum latency counts as an overload signal; ``decrease``: the
     multiplicative cut.
+
+    Do not nest: a call that holds a slot must not start a fan-out on the same
+    limiter, or, with the limit small enough, every slot waits on itself.
     """
 
     __slots__ = (
