@@ -97,6 +97,24 @@ async def test_slow_start_doubles_the_limit_per_round_trip_until_the_first_overl
     limiter._in_flight = 0
 
 
+def test_after_a_later_cut_the_limit_returns_fast_to_most_of_where_it_was() -> None:
+    limiter = AdaptiveConcurrency(initial=40, minimum=1, maximum=100)
+    limiter._in_flight = 100  # the window is in use
+    t = time.monotonic()
+    limiter.record(t, 0.010, overloaded=True)  # first overload: halve, slow start ends
+    assert limiter.current == 20
+    limiter.record(t + 1, 0.010, overloaded=True)  # a later one: x0.7
+    assert limiter.current == 14
+    for _ in range(3):  # +1 per success back up to about 0.8x the limit before the cut
+        limiter.record(t + 2, 0.010)
+    assert 16 <= limiter.current <= 17
+    before = limiter.current
+    for _ in range(5):  # then +1/limit per success: about +1 per round trip
+        limiter.record(t + 2, 0.010)
+    assert limiter.current - before <= 1
+    limiter._in_flight = 0
+
+
 async def test_the_limit_grows_by_about_one_per_round_trip_when_in_use() -> None:
     limiter = AdaptiveConcurrency(initial=4, minimum=1, maximum=6)
     for _ in range(4):

@@ -3,7 +3,9 @@
 The limit is a congestion window, as in TCP. Until the first overload it grows
 by one per successful call (slow start: it doubles every round trip, so the
 capacity is found in a few round trips); after that every call that completes at
-steady latency adds ``1/limit`` (about +1 per round trip while the window is in use),
+steady latency adds ``1/limit`` (about +1 per round trip while the window is in use;
+after a cut, the limit first returns at once to 0.8x where it was before the cut,
+since a service's capacity rarely moves much),
 and an overload signal multiplies it by ``decrease`` (0.7) — at most once per
 round trip: only an attempt that *started after* the last cut may cut again, and
 only once a smoothed round trip has passed since (a 429 comes back at once, and
@@ -31,6 +33,7 @@ from ._flow import wait_in_line
 __all__ = ["AdaptiveConcurrency", "ConcurrencyArg", "Probe", "current_probe", "resolve_concurrency"]
 
 _MIN_RTT_WINDOW = 10.0  # seconds a minimum-latency sample is remembered
+_RECOVER = 0.8  # after a cut, return fast to this share of the limit before it
 
 
 class AdaptiveConcurrency:
@@ -55,6 +58,7 @@ class AdaptiveConcurrency:
         "_limit",
         "_min_rtt",
         "_min_rtt_prev",
+        "_overloaded_once",
         "_rtt_epoch",
         "_srtt",
         "_ssthresh",
@@ -93,6 +97,7 @@ class AdaptiveConcurrency:
         self._limit = float(initial)
         self._decrease = decrease
         self._ssthresh = float(maximum)
+        self._overloaded_once = False
         self._latency_factor = latency_factor
         self._in_flight = 0
         self._waiters: deque[anyio.Event] = deque()
@@ -163,10 +168,14 @@ class AdaptiveConcurrency:
             # comes back at once, and its immediate retry is no new evidence).
             if started >= self._last_cut and now - self._last_cut >= (self._srtt or 0.0):
                 # Slow start overshoots by up to 2x before its first overload: halve
-                # then (as TCP does), and cut by ``decrease`` afterwards.
-                factor = 0.5 if self._limit < self._ssthresh else self._decrease
-                self._limit = max(float(self.minimum), self._limit * factor)
-                self._ssthresh = self._limit  # slow start ends at the first overload
+                # then (as TCP does), and cut by ``decrease`` afterwards. After a later
+                # cut the limit returns quickly to 0.9x where it was (the capacity
+                # barely moved), then probes by +1 per round trip.
+                before = self._limit
+                first = not self._overloaded_once
+                self._limit = max(float(self.minimum), before * (0.5 if first else self._decrease))
+                self._ssthresh = self._limit if first else before * _RECOVER
+                self._overloaded_once = True
                 self._last_cut = now
         elif self._in_flight >= int(self._limit) or self._waiters:
             # Grow only while the window is in use, so an idle limiter does not drift up.
