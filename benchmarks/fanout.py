@@ -28,74 +28,18 @@ import pstats
 import resource
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any, NamedTuple
 
 import aiohttp
 import httpx
 import psutil
-import pydantic
 
+from benchmarks._pydantic_models import PJobDetail
 from benchmarks._serve import Served, serve
 from uprock_async import UprockClient, fan_out
 
 CONCURRENCY = 64
 CONNECTIONS = 100  # the same pool size as our client's default Limits
-
-
-# -- (c): the pydantic v2 equivalent of uprock_async.uprock.models.JobDetail -------------
-
-
-class PHeader(pydantic.BaseModel):
-    name: str
-    value: str
-
-
-class PCookie(pydantic.BaseModel):
-    name: str
-    value: str
-    domain: str | None = None
-    path: str | None = None
-    expires: str | None = None
-    max_age: int | None = None
-    secure: bool | None = None
-    httponly: bool | None = None
-    samesite: str | None = None
-
-
-class PJob(pydantic.BaseModel):
-    job_id: str
-    status: str
-    url: str | None = None
-    method: str | None = None
-    placement: dict[str, Any] = {}
-    session_id: str | None = None
-    submitted_at: datetime | None = None
-    timeout_sec: int | None = None
-
-
-class PJobResult(pydantic.BaseModel):
-    id: str | None = None
-    success: bool | None = None
-    status_code: int | None = None
-    created_at: datetime | None = None
-    time_ms: int | None = None
-    timestamp_ms: int | None = None
-    size_bytes: int | None = None
-    error_type: str | None = None
-    error_message: str | None = None
-    tls_version: str | None = None
-    tls_cipher_suite: str | None = None
-
-
-class PJobDetail(pydantic.BaseModel):
-    job: PJob
-    download_url: str | None = None
-    request_headers: list[PHeader] = []
-    response_headers: list[PHeader] = []
-    request_cookies: list[PCookie] = []
-    response_cookies: list[PCookie] = []
-    result: PJobResult | None = None
 
 
 # -- the contenders ---------------------------------------------------------------------
