@@ -12,12 +12,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-import anyio
 import msgspec
 
 from .._base import BaseClient, query
 from .._decode import decode
 from .._errors import ResponseDecodeError, UprockAsyncError, WaitTimeoutError
+from .._poll import poll_until_terminal
 from .._transport import Multipart
 from .models import Crawl, Envelope, Screenshot
 
@@ -239,27 +239,20 @@ class _Base(BaseClient):
             f"/screenshot/info?id={screenshot_id}", _screenshot_decoder, "screenshot info"
         )
 
-    @staticmethod
     async def _poll(
-        fetch: Callable[[], Awaitable[S]], *, poll_interval: float, give_up_after: float, what: str
+        self,
+        fetch: Callable[[], Awaitable[S]],
+        *,
+        poll_interval: float,
+        give_up_after: float,
+        what: str,
     ) -> S:
-        """Fetch until the status is terminal; waits grow 1.5-fold from ``poll_interval``.
-
-        The wait between polls is capped at 8 times ``poll_interval`` (and 30 s, unless
-        ``poll_interval`` itself is longer) and never overshoots the deadline.
-        """
-        deadline = anyio.current_time() + give_up_after
-        cap = max(float(poll_interval), min(poll_interval * 8, 30.0))
-        delay = float(poll_interval)
-        while True:
-            item = await fetch()
-            if item.is_terminal:
-                return item
-            remaining = deadline - anyio.current_time()
-            if remaining <= 0:
-                raise WaitTimeoutError(
-                    f"{what} still {item.status!r} after {give_up_after:g} s",
-                    last_status=item.status,
-                )
-            await anyio.sleep(min(delay, remaining))
-            delay = min(delay * 1.5, cap)
+        """Fetch until the status is terminal (waits grow 1.5-fold from ``poll_interval``,
+        capped at 8 times it and 30 s); a timeout is counted in the client's stats."""
+        try:
+            return await poll_until_terminal(
+                fetch, poll_interval=poll_interval, give_up_after=give_up_after, cap=30.0, what=what
+            )
+        except WaitTimeoutError as error:
+            self._count_error(error)
+            raise

@@ -12,13 +12,13 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import anyio
 from yarl import URL
 
 from .._base import BaseClient
 from .._decode import json_body
 from .._errors import UprockAsyncError, WaitTimeoutError
 from .._fanout import gather
+from .._poll import poll_until_terminal
 from . import _build
 from ._build import BATCH_LIMIT, validate_job_id, validate_token
 from .models import Cookie, CrawlSession, Job, JobDetail
@@ -31,7 +31,6 @@ T = TypeVar("T")
 # stays polite to the service.
 _BATCH_CONCURRENCY = 4
 # wait_for_job's poll interval grows by this factor up to the cap below.
-_POLL_GROWTH = 1.5
 _POLL_CAP = 10.0
 # 202 "processing incomplete, retry shortly": the content does not exist yet.
 _NOT_READY = frozenset({202})
@@ -152,7 +151,7 @@ class JobsMixin(BaseClient):
         job_id: str | uuid.UUID,
         *,
         poll_interval: float = 1.0,
-        timeout: float = 300.0,  # noqa: ASYNC109 -- the name is fixed by API.md
+        timeout: float = 300.0,
     ) -> JobDetail:
         """Poll the job's status until it is terminal, then return its detail.
 
@@ -167,24 +166,17 @@ class JobsMixin(BaseClient):
         """
         job_id = validate_job_id(job_id)
         interval, budget = _build.check_wait(poll_interval, timeout)
-        cap = max(interval, min(_POLL_CAP, interval * 8))
-        last: str | None = None
-        with anyio.move_on_after(budget) as scope:
-            while True:
-                job = await self._job_status(job_id)
-                last = job.status
-                if job.is_terminal:
-                    break
-                await anyio.sleep(interval)
-                interval = min(interval * _POLL_GROWTH, cap)
-        if scope.cancelled_caught:
-            error = WaitTimeoutError(
-                f"job {job_id} did not finish within {budget:g} s "
-                f"(last status: {last or 'none received'})",
-                last_status=last,
+        try:
+            await poll_until_terminal(
+                partial(self._job_status, job_id),
+                poll_interval=interval,
+                give_up_after=budget,
+                cap=_POLL_CAP,
+                what=f"job {job_id}",
             )
+        except WaitTimeoutError as error:
             self._count_error(error)
-            raise error
+            raise
         return await self._job_detail(job_id)
 
     # -- sessions ----------------------------------------------------------------------

@@ -1,0 +1,65 @@
+"""Polling until a job, crawl, screenshot or batch reaches a terminal status.
+
+One loop serves every ``wait_for_*`` method of both clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+import anyio
+
+from ._errors import WaitTimeoutError
+
+__all__ = ["poll_until_terminal"]
+
+_GROWTH = 1.5
+
+
+class _HasStatus(Protocol):
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def is_terminal(self) -> bool: ...
+
+
+S = TypeVar("S", bound=_HasStatus)
+
+
+async def poll_until_terminal(
+    fetch: Callable[[], Awaitable[S]],
+    *,
+    poll_interval: float,
+    give_up_after: float,
+    cap: float,
+    what: str,
+) -> S:
+    """``await fetch()`` until the result's ``is_terminal``; return that result.
+
+    Waits start at ``poll_interval`` and grow 1.5-fold up to ``max(poll_interval,
+    min(cap, 8 * poll_interval))``; they never sleep past the deadline, and a fetch
+    still in flight at the deadline is cancelled. After ``give_up_after`` seconds,
+    :class:`~uprock_async.WaitTimeoutError` with the last status seen.
+    """
+    delay = float(poll_interval)
+    cap = max(delay, min(cap, delay * 8))
+    last: str | None = None
+    deadline = anyio.current_time() + give_up_after
+    with anyio.move_on_after(give_up_after):
+        while True:
+            item = await fetch()
+            last = item.status
+            if item.is_terminal:
+                return item
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0:
+                break
+            await anyio.sleep(min(delay, remaining))
+            delay = min(delay * _GROWTH, cap)
+    raise WaitTimeoutError(
+        f"{what} did not finish within {give_up_after:g} s "
+        f"(last status: {last or 'none received'})",
+        last_status=last,
+    )
