@@ -259,3 +259,26 @@ async def test_garbage_answers_never_leak_connections(server: FakeServer) -> Non
         assert connector is not None
         # Every connection went back to the pool or was closed: nothing is held.
         assert len(connector._acquired) == 0
+
+
+def test_using_a_client_from_a_second_event_loop_is_a_clear_error() -> None:
+    import asyncio
+
+    from uprock_async import UprockClient
+    from uprock_async.testing import FakeServer
+
+    first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        server = FakeServer()
+        first.run_until_complete(server.start())
+        [job_id] = server.add_jobs(1)
+        client = UprockClient(server.api_key, base_url=server.uprock_url)
+        first.run_until_complete(client.job_detail(job_id))  # the pool opens in `first`
+        with pytest.raises(RuntimeError, match="another event loop"):
+            second.run_until_complete(client.job_detail(job_id))
+        first.run_until_complete(client.job_detail(job_id))  # still fine where it belongs
+        first.run_until_complete(client.aclose())
+        first.run_until_complete(server.close())
+    finally:
+        first.close()
+        second.close()

@@ -153,6 +153,13 @@ class Transport:
                 session._retry_connection = False
         elif self.closed or session.closed:
             raise RuntimeError("this client has been closed; create a new one")
+        elif getattr(session, "_loop", None) not in (None, asyncio.get_running_loop()):
+            # A pool belongs to the loop that opened it (e.g. a module-level client
+            # used by two asyncio.run calls); aiohttp would fail obscurely later.
+            raise RuntimeError(
+                "this client's connection pool was opened in another event loop; "
+                "create one client per event loop (inside the coroutine you run)"
+            )
         return session
 
     async def aclose(self) -> None:
