@@ -102,3 +102,21 @@ def test_the_batch_answer_round_trips_through_its_structs() -> None:
     assert wire["results"]["b"] == {"error": "not_found"}
     assert "error" not in wire["results"]["a"]
     assert msgspec.json.decode(msgspec.json.encode(answer), type=BatchStatusResponse) == answer
+
+
+def test_build_decoders_keep_an_echoed_key_out_of_their_messages() -> None:
+    key = "sk-live-echoed"
+
+    def redact(text: str) -> str:
+        return text.replace(key, "[redacted]")
+
+    with pytest.raises(ResponseDecodeError) as caught:
+        decode_job(f'{{"job": "{key}"}}'.encode(), 200, redact=redact)
+    assert key not in str(caught.value)
+    with pytest.raises(ResponseDecodeError) as caught:
+        decode_session(f'"{key}"'.encode(), 200, redact=redact)
+    assert key not in str(caught.value)
+    answer = {"found_count": 0, "requested_count": 1, "results": {"a": {"error": key}}}
+    merged = merge_batch(["a"], msgspec.json.encode(answer), redact=redact)
+    assert key not in str(merged["a"])
+    assert "[redacted]" in str(merged["a"])

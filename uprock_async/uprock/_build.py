@@ -52,6 +52,8 @@ MAX_SESSION_SECONDS = 3600
 T = TypeVar("T")
 W = TypeVar("W")
 
+Redact = Callable[[str], str] | None  # scrubs the API key from a message
+
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # A header name is an RFC 9110 token; values must not smuggle a line break.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -249,26 +251,33 @@ def _either(
     body: bytes,
     status: int,
     what: str,
+    redact: Redact,
 ) -> T:
     """Decode a bare object or its ``{"job"|"session": {...}}`` wrapper (the docs are
     vague about which one the service sends)."""
     try:
-        return decode(plain, body, status=status, what=what)
+        return decode(plain, body, status=status, what=what, redact=redact)
     except ResponseDecodeError as first:
         try:
-            return unwrap(decode(wrapped, body, status=status, what=what))
+            return unwrap(decode(wrapped, body, status=status, what=what, redact=redact))
         except ResponseDecodeError:
             raise first from None
 
 
-def decode_job(body: bytes, status: int = 200, what: str = "job") -> Job:
-    """A :class:`Job` from a bare job object or ``{"job": {...}}``."""
-    return _either(_job_decoder, _job_wrapper_decoder, _unwrap_job, body, status, what)
+def decode_job(body: bytes, status: int = 200, what: str = "job", *, redact: Redact = None) -> Job:
+    """A :class:`Job` from a bare job object or ``{"job": {...}}``.
+
+    ``redact`` scrubs the API key from error messages (they quote the body)."""
+    return _either(_job_decoder, _job_wrapper_decoder, _unwrap_job, body, status, what, redact)
 
 
-def decode_session(body: bytes, status: int = 200, what: str = "crawl session") -> CrawlSession:
+def decode_session(
+    body: bytes, status: int = 200, what: str = "crawl session", *, redact: Redact = None
+) -> CrawlSession:
     """A :class:`CrawlSession` from a bare session object or ``{"session": {...}}``."""
-    return _either(_session_decoder, _session_wrapper_decoder, _unwrap_session, body, status, what)
+    return _either(
+        _session_decoder, _session_wrapper_decoder, _unwrap_session, body, status, what, redact
+    )
 
 
 def _unwrap_job(wrapper: _JobWrapper) -> Job:
@@ -279,7 +288,7 @@ def _unwrap_session(wrapper: _SessionWrapper) -> CrawlSession:
     return wrapper.session
 
 
-def _entry_error(job_id: str, error: str, body: bytes) -> UprockAsyncError:
+def _entry_error(job_id: str, error: str, body: bytes, redact: Redact) -> UprockAsyncError:
     if error == "not_found":
         return NotFoundError(
             f"not found: job {job_id} does not exist or you are not authorized to view it",
@@ -295,11 +304,19 @@ def _entry_error(job_id: str, error: str, body: bytes) -> UprockAsyncError:
             body=body,
         )
     # An error the docs do not list: keep the service's word, under the base class.
-    return APIStatusError(f"batch status for job {job_id}: {error}", status_code=200, code=error)
+    message = f"batch status for job {job_id}: {error}"
+    if redact is not None:  # the service's word may echo the key, as status_error fears
+        message, error = redact(message), redact(error)
+    return APIStatusError(message, status_code=200, code=error)
 
 
 def merge_batch(
-    chunk: list[str], body: bytes, status: int = 200, what: str = "batch job status"
+    chunk: list[str],
+    body: bytes,
+    status: int = 200,
+    what: str = "batch job status",
+    *,
+    redact: Redact = None,
 ) -> dict[str, Job | UprockAsyncError]:
     """One batch status answer as ``{id: Job | error}`` for exactly the ids of ``chunk``.
 
@@ -308,13 +325,16 @@ def merge_batch(
     :class:`NotFoundError`. An answer whose ``found_count`` disagrees with its own
     entries contradicts itself, so none of it is trusted: :class:`ResponseDecodeError`.
     """
-    answer = decode(_batch_decoder, body, status=status, what=what)
+    answer = decode(_batch_decoder, body, status=status, what=what, redact=redact)
     results = answer.results
     found = sum(1 for entry in results.values() if entry.job is not None)
     if answer.found_count is not None and answer.found_count != found:
-        raise ResponseDecodeError(
+        message = (
             f"{what} says found_count={answer.found_count} but carries {found} "
-            f"jobs; body: {excerpt(body)}",
+            f"jobs; body: {excerpt(body)}"
+        )
+        raise ResponseDecodeError(
+            redact(message) if redact else message,
             body=body,
             status_code=status,
         )
@@ -332,7 +352,7 @@ def merge_batch(
         elif entry.job is not None:
             merged[job_id] = entry.job
         elif entry.error:
-            merged[job_id] = _entry_error(job_id, entry.error, msgspec.json.encode(entry))
+            merged[job_id] = _entry_error(job_id, entry.error, msgspec.json.encode(entry), redact)
         else:
             merged[job_id] = ResponseDecodeError(
                 f"batch status entry for job {job_id} has neither job nor error",

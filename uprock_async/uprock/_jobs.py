@@ -258,18 +258,12 @@ class JobsMixin(BaseClient):
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _decoded(
-        self, fn: Callable[[bytes, int, str], T], body: bytes, status: int, what: str
-    ) -> T:
-        """``fn(body, status, what)``; a failure is counted in the client's stats and
-        its message (which quotes the body) scrubbed of the API key."""
+    def _decoded(self, fn: Callable[..., T], body: bytes, status: int, what: str) -> T:
+        """``fn(body, status, what, redact=...)`` (a ``_build`` decoder, which keeps the
+        API key out of its messages); a failure is counted in the client's stats."""
         try:
-            return fn(body, status, what)
+            return fn(body, status, what, redact=self._transport.redact)
         except UprockAsyncError as exc:
-            redacted = self._transport.redact(exc.message)
-            if redacted != exc.message:
-                exc.message = redacted
-                exc.args = (redacted,)
             self._count_error(exc)
             raise
 
