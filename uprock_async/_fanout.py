@@ -29,7 +29,7 @@ from collections.abc import (
     Sized,
 )
 from types import TracebackType
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 import anyio
 import anyio.abc
@@ -41,11 +41,14 @@ from ._flow import Progress, Queue, Rate, Slots, is_overload, validate_per_secon
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
-__all__ = ["FanOut", "Outcome", "fan_out", "gather"]
+__all__ = ["FanOut", "Outcome", "ProgressArg", "fan_out", "gather"]
 
 I = TypeVar("I")  # noqa: E741 - item
 R = TypeVar("R")  # result
 T = TypeVar("T")
+
+#: ``progress=``: ``True`` for a tqdm bar, or a callable ``(done, total)``.
+ProgressArg: TypeAlias = "bool | Callable[[int, int | None], None] | None"
 
 _CHECKPOINT_EVERY = 128  # items a worker may run without yielding to the event loop
 
@@ -340,7 +343,7 @@ def fan_out(
     concurrency: int | str | AdaptiveConcurrency = 64,
     per_second: float | None = None,
     ordered: bool = False,
-    progress: bool | Callable[[int, int | None], None] | None = None,
+    progress: ProgressArg = None,
 ) -> FanOut[I, R]:
     """Call ``fn(item)`` for every item, at most ``concurrency`` at once; stream the outcomes.
 
@@ -382,7 +385,7 @@ async def gather(
     concurrency: int | str | AdaptiveConcurrency = 64,
     per_second: float | None = None,
     return_exceptions: bool = False,
-    progress: bool | Callable[[int, int | None], None] | None = None,
+    progress: ProgressArg = None,
 ) -> list[R | Exception]:
     """Call ``fn`` for every item; the results in input order.
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import msgspec
 
 from .._errors import UprockAsyncError
+from .._fanout import ProgressArg
 
 __all__ = [
     "PROG",
     "CliError",
-    "Progress",
     "api_key",
     "base_url",
     "describe",
@@ -27,7 +26,6 @@ __all__ = [
 
 PROG = "uprock-async"
 
-Progress = bool | Callable[[int, int | None], None] | None
 
 _encoder = msgspec.json.Encoder()
 
@@ -60,7 +58,7 @@ def base_url(args: argparse.Namespace) -> str | None:
     return value
 
 
-def progress_for_stderr() -> Progress:
+def progress_for_stderr() -> ProgressArg:
     """A tqdm bar (tqdm writes to stderr) when stderr is a terminal and tqdm is installed."""
     if not sys.stderr.isatty():
         return None

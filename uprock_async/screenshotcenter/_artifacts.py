@@ -12,8 +12,8 @@ import anyio
 from .._adaptive import AdaptiveConcurrency
 from .._base import query
 from .._errors import UprockAsyncError
-from .._fanout import gather
-from ._core import Progress, _Base, check_options, validate_id
+from .._fanout import ProgressArg, gather
+from ._core import _Base, check_options, validate_id
 from .models import Screenshot
 
 __all__ = ["KINDS"]
@@ -176,7 +176,7 @@ class _Artifacts(_Base):
         *,
         kinds: Collection[str] = ("image",),
         concurrency: int | str | AdaptiveConcurrency = 16,
-        progress: Progress = None,
+        progress: ProgressArg = None,
     ) -> dict[int, dict[str, Path | None] | UprockAsyncError]:
         """Save the artifacts of every finished screenshot of a crawl into ``directory``.
 

@@ -21,11 +21,10 @@ from .._poll import poll_until_terminal
 from .._transport import Multipart
 from .models import Crawl, Envelope, Screenshot
 
-__all__ = ["Progress", "validate_id"]
+__all__ = ["validate_id"]
 
 T = TypeVar("T")
 
-Progress = bool | Callable[[int, int | None], None] | None
 
 _crawl_decoder = msgspec.json.Decoder(Envelope[Crawl])
 _screenshot_decoder = msgspec.json.Decoder(Envelope[Screenshot])

@@ -12,10 +12,9 @@ from .._adaptive import AdaptiveConcurrency
 from .._base import query
 from .._decode import encode
 from .._errors import UprockAsyncError
-from .._fanout import gather
+from .._fanout import ProgressArg, gather
 from ._core import (
     Pages,
-    Progress,
     _Base,
     _crawl_decoder,
     check_options,
@@ -45,7 +44,7 @@ class _Crawls(_Base):
         concurrency: int | str | AdaptiveConcurrency = 16,
         per_second: float | None = None,
         return_exceptions: bool = False,
-        progress: Progress = None,
+        progress: ProgressArg = None,
     ) -> list[Crawl | UprockAsyncError]:
         """Many crawl infos at once; a list in input order (see ``UprockClient.job_details``)."""
         if isinstance(crawl_ids, (list, tuple)):

@@ -10,7 +10,7 @@ import msgspec
 
 from .._adaptive import AdaptiveConcurrency
 from .._errors import UprockAsyncError
-from .._fanout import FanOut, fan_out, gather
+from .._fanout import FanOut, ProgressArg, fan_out, gather
 from ._build import validate_job_id
 from ._jobs import JobsMixin
 from .models import JobDetail
@@ -19,7 +19,6 @@ __all__ = ["UprockClient", "validate_job_id"]
 
 _detail_decoder = msgspec.json.Decoder(JobDetail)
 
-Progress = bool | Callable[[int, int | None], None] | None
 JobIds = Iterable["str | uuid.UUID"] | AsyncIterable["str | uuid.UUID"]
 
 
@@ -102,7 +101,7 @@ class UprockClient(JobsMixin):
         concurrency: int | str | AdaptiveConcurrency = 64,
         per_second: float | None = None,
         return_exceptions: bool = False,
-        progress: Progress = None,
+        progress: ProgressArg = None,
     ) -> list[JobDetail | UprockAsyncError]:
         """Many job details at once; a list in input order.
 
@@ -131,7 +130,7 @@ class UprockClient(JobsMixin):
         parse_cookies: bool = False,
         concurrency: int | str | AdaptiveConcurrency = 64,
         per_second: float | None = None,
-        progress: Progress = None,
+        progress: ProgressArg = None,
     ) -> FanOut[str, JobDetail]:
         """Stream job details as they complete::
 
