@@ -396,6 +396,7 @@ async def test_bad_concurrency_on_the_clients_sends_no_request(
     server: FakeServer, uprock: UprockClient, sc: ScreenshotCenterClient
 ) -> None:
     ids = server.add_jobs(3, headers=2, cookies=0)
+    bad: Any  # deliberately outside ConcurrencyArg: the run-time check is under test
     for bad in (0, -1, "fast"):
         with pytest.raises(ValueError, match="concurrency"):
             await uprock.job_details(ids, concurrency=bad)

@@ -35,7 +35,13 @@ import anyio
 import anyio.abc
 from anyio.lowlevel import checkpoint
 
-from ._adaptive import AdaptiveConcurrency, Probe, current_probe, resolve_concurrency
+from ._adaptive import (
+    AdaptiveConcurrency,
+    ConcurrencyArg,
+    Probe,
+    current_probe,
+    resolve_concurrency,
+)
 from ._flow import Progress, Queue, Rate, Slots, is_overload, validate_per_second
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -340,7 +346,7 @@ def fan_out(
     fn: Callable[[I], Awaitable[R]],
     items: Iterable[I] | AsyncIterable[I],
     *,
-    concurrency: int | str | AdaptiveConcurrency = 64,
+    concurrency: ConcurrencyArg = 64,
     per_second: float | None = None,
     ordered: bool = False,
     progress: ProgressArg = None,
@@ -382,7 +388,7 @@ async def gather(
     fn: Callable[[I], Awaitable[R]],
     items: Iterable[I] | AsyncIterable[I],
     *,
-    concurrency: int | str | AdaptiveConcurrency = 64,
+    concurrency: ConcurrencyArg = 64,
     per_second: float | None = None,
     return_exceptions: bool = False,
     progress: ProgressArg = None,

@@ -50,6 +50,10 @@ from .uprock.models import JobDetail
 __all__ = ["PartitionError", "job_details_on_cluster"]
 
 Result = JobDetail | UprockAsyncError
+#: ``concurrency_per_worker``: an int or ``"auto"`` (each worker then adapts on its
+#: own). Not an AdaptiveConcurrency instance: it would be pickled into every task
+#: as a separate copy, so it could bound nothing together.
+WorkerConcurrency = int | Literal["auto"]
 #: What the completed-partitions iterator yields: (partition index, offset of its
 #: first id in the input, its results in order).
 Completed = tuple[int, int, list[Result]]
@@ -147,7 +151,7 @@ class _ClientPlugin(WorkerPlugin):
     def fetch(
         self,
         ids: list[str],
-        concurrency: int | str,
+        concurrency: WorkerConcurrency,
         per_second: float | None,
         parse_cookies: bool,
     ) -> Packed:
@@ -173,7 +177,7 @@ class _ClientPlugin(WorkerPlugin):
 def _run_partition(
     plugin_name: str,
     ids: list[str],
-    concurrency: int | str,
+    concurrency: WorkerConcurrency,
     per_second: float | None,
     parse_cookies: bool,
 ) -> Packed:
@@ -266,7 +270,7 @@ def _completed(
     partition_size: int,
     client: distributed.Client | None,
     n_workers: int | None,
-    concurrency: int | str,
+    concurrency: WorkerConcurrency,
     per_second: float | None,
     parse_cookies: bool,
     options: dict[str, Any],
@@ -309,7 +313,7 @@ def job_details_on_cluster(
     client: distributed.Client | None = ...,
     n_workers: int | None = ...,
     partition_size: int = ...,
-    concurrency_per_worker: int | str = ...,
+    concurrency_per_worker: WorkerConcurrency = ...,
     per_second: float | None = ...,
     parse_cookies: bool = ...,
     as_completed: Literal[False] = ...,
@@ -324,7 +328,7 @@ def job_details_on_cluster(
     client: distributed.Client | None = ...,
     n_workers: int | None = ...,
     partition_size: int = ...,
-    concurrency_per_worker: int | str = ...,
+    concurrency_per_worker: WorkerConcurrency = ...,
     per_second: float | None = ...,
     parse_cookies: bool = ...,
     as_completed: Literal[True],
@@ -338,7 +342,7 @@ def job_details_on_cluster(
     client: distributed.Client | None = None,
     n_workers: int | None = None,
     partition_size: int = 1000,
-    concurrency_per_worker: int | str = 64,
+    concurrency_per_worker: WorkerConcurrency = 64,
     per_second: float | None = None,
     parse_cookies: bool = False,
     as_completed: bool = False,

@@ -9,7 +9,7 @@ from typing import Any, overload
 
 import anyio
 
-from .._adaptive import AdaptiveConcurrency
+from .._adaptive import ConcurrencyArg
 from .._base import query
 from .._errors import UprockAsyncError
 from .._fanout import ProgressArg, gather
@@ -175,7 +175,7 @@ class _Artifacts(_Base):
         directory: StrPath,
         *,
         kinds: Collection[str] = ("image",),
-        concurrency: int | str | AdaptiveConcurrency = 16,
+        concurrency: ConcurrencyArg = 16,
         progress: ProgressArg = None,
     ) -> dict[int, dict[str, Path | None] | UprockAsyncError]:
         """Save the artifacts of every finished screenshot of a crawl into ``directory``.

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from .._adaptive import AdaptiveConcurrency
+from .._adaptive import ConcurrencyArg
 from .._base import query
 from .._decode import encode
 from .._errors import UprockAsyncError
@@ -41,7 +41,7 @@ class _Crawls(_Base):
         self,
         crawl_ids: Iterable[int] | AsyncIterable[int],
         *,
-        concurrency: int | str | AdaptiveConcurrency = 16,
+        concurrency: ConcurrencyArg = 16,
         per_second: float | None = None,
         return_exceptions: bool = False,
         progress: ProgressArg = None,

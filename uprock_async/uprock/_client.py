@@ -8,7 +8,7 @@ from functools import partial
 
 import msgspec
 
-from .._adaptive import AdaptiveConcurrency
+from .._adaptive import ConcurrencyArg
 from .._errors import UprockAsyncError
 from .._fanout import FanOut, ProgressArg, fan_out, gather
 from ._build import validate_job_id
@@ -98,7 +98,7 @@ class UprockClient(JobsMixin):
         job_ids: JobIds,
         *,
         parse_cookies: bool = False,
-        concurrency: int | str | AdaptiveConcurrency = 64,
+        concurrency: ConcurrencyArg = 64,
         per_second: float | None = None,
         return_exceptions: bool = False,
         progress: ProgressArg = None,
@@ -128,7 +128,7 @@ class UprockClient(JobsMixin):
         job_ids: JobIds,
         *,
         parse_cookies: bool = False,
-        concurrency: int | str | AdaptiveConcurrency = 64,
+        concurrency: ConcurrencyArg = 64,
         per_second: float | None = None,
         progress: ProgressArg = None,
     ) -> FanOut[str, JobDetail]:
