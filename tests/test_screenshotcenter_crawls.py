@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -257,3 +258,19 @@ async def test_no_request_carries_the_key_in_its_query(server: FakeServer) -> No
         assert "key" not in request.query
         assert server.api_key not in str(request.query)
         assert request.headers["X-API-KEY"] == server.api_key
+
+
+async def test_crawl_infos_refuses_a_bare_string_and_checks_async_ids_lazily(
+    server: FakeServer, sc: ScreenshotCenterClient
+) -> None:
+    with pytest.raises(TypeError, match="crawl_ids"):
+        await sc.crawl_infos("123")  # type: ignore[arg-type]  # would fetch crawls 1, 2, 3
+    assert server.requests == []
+    crawl_ids = [server.add_crawl(screenshots=1) for _ in range(3)]
+
+    async def ids() -> AsyncIterator[int]:
+        for crawl_id in crawl_ids:
+            yield crawl_id
+
+    crawls = await sc.crawl_infos(ids())
+    assert [c.id for c in crawls if not isinstance(c, Exception)] == crawl_ids

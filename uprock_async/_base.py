@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
@@ -18,9 +18,10 @@ from ._errors import UprockAsyncError
 from ._stats import ClientStats
 from ._transport import DEFAULT_MAX_BODY_SIZE, Transport
 
-__all__ = ["BaseClient", "query"]
+__all__ = ["BaseClient", "query", "validated"]
 
 T = TypeVar("T")
+V = TypeVar("V")
 Self = TypeVar("Self", bound="BaseClient")
 
 _KEY_CHARS = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces: safe in a header
@@ -155,3 +156,22 @@ def query(params: Mapping[str, Any]) -> str:
             text = str(value)
         parts.append(f"{quote(name, safe='')}={quote(text, safe='')}")
     return "?" + "&".join(parts) if parts else ""
+
+
+def validated(
+    items: Iterable[Any] | AsyncIterable[Any], check: Callable[[Any], V], what: str
+) -> Iterable[V] | AsyncIterable[V]:
+    """``items`` passed through ``check``: all at once for a collection (so a bad id
+    fails before any request), lazily for iterators and async iterables."""
+    if isinstance(items, (str, bytes)):
+        raise TypeError(f"{what} must be an iterable of ids, not a single string")
+    if isinstance(items, AsyncIterable):
+
+        async def checked() -> AsyncIterator[V]:
+            async for item in items:
+                yield check(item)
+
+        return checked()
+    if isinstance(items, (list, tuple, set, frozenset)):
+        return [check(item) for item in items]
+    return map(check, items)

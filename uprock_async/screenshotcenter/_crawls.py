@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from .._adaptive import ConcurrencyArg
-from .._base import query
+from .._base import query, validated
 from .._decode import encode
 from .._errors import UprockAsyncError
 from .._fanout import ProgressArg, gather
@@ -47,16 +47,9 @@ class _Crawls(_Base):
         progress: ProgressArg = None,
     ) -> list[Crawl | UprockAsyncError]:
         """Many crawl infos at once; a list in input order (see ``UprockClient.job_details``)."""
-        if isinstance(crawl_ids, (list, tuple)):
-            ids: Iterable[int] | AsyncIterable[int] = [validate_id(i) for i in crawl_ids]
-        elif isinstance(crawl_ids, AsyncIterable):
-            ids = crawl_ids
-        else:
-            ids = map(validate_id, crawl_ids)
-        fetch = self._crawl_info if not isinstance(ids, AsyncIterable) else self.crawl_info
         results = await gather(
-            fetch,
-            ids,
+            self._crawl_info,
+            validated(crawl_ids, validate_id, "crawl_ids"),
             concurrency=concurrency,
             per_second=per_second,
             return_exceptions=return_exceptions,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from functools import partial
 
 import msgspec
 
 from .._adaptive import ConcurrencyArg
+from .._base import validated
 from .._errors import UprockAsyncError
 from .._fanout import FanOut, ProgressArg, fan_out, gather
 from ._build import validate_job_id
@@ -20,23 +21,6 @@ __all__ = ["UprockClient", "validate_job_id"]
 _detail_decoder = msgspec.json.Decoder(JobDetail)
 
 JobIds = Iterable["str | uuid.UUID"] | AsyncIterable["str | uuid.UUID"]
-
-
-def _job_ids(job_ids: JobIds) -> Iterable[str] | AsyncIterable[str]:
-    """Validated ids: all at once for a sized collection (so a bad id fails before any
-    request), lazily for iterators."""
-    if isinstance(job_ids, (str, bytes)):
-        raise TypeError("job_ids must be an iterable of ids, not a single string")
-    if isinstance(job_ids, AsyncIterable):
-
-        async def checked() -> AsyncIterator[str]:
-            async for job_id in job_ids:
-                yield validate_job_id(job_id)
-
-        return checked()
-    if isinstance(job_ids, (list, tuple, set, frozenset)):
-        return [validate_job_id(job_id) for job_id in job_ids]
-    return map(validate_job_id, job_ids)
 
 
 class UprockClient(JobsMixin):
@@ -115,7 +99,7 @@ class UprockClient(JobsMixin):
         """
         results = await gather(
             self._detail_fn(parse_cookies),
-            _job_ids(job_ids),
+            validated(job_ids, validate_job_id, "job_ids"),
             concurrency=concurrency,
             per_second=per_second,
             return_exceptions=return_exceptions,
@@ -144,7 +128,7 @@ class UprockClient(JobsMixin):
         """
         return fan_out(
             self._detail_fn(parse_cookies),
-            _job_ids(job_ids),
+            validated(job_ids, validate_job_id, "job_ids"),
             concurrency=concurrency,
             per_second=per_second,
             progress=progress,
