@@ -22,8 +22,12 @@ class ClientStats(msgspec.Struct, frozen=True, gc=False):
     ``requests`` counts HTTP attempts sent (a retried call counts each attempt);
     ``retries`` the attempts that were retries; ``responses`` attempts by HTTP
     status; ``errors`` exceptions raised to the caller, by class name;
-    ``bytes_received`` response body bytes; ``latency_p50/p90/p99`` attempt
-    latency in seconds (``None`` before the first response).
+    ``bytes_received`` response body bytes; ``breaker_trips`` how often the
+    circuit breaker opened; ``latency_p50/p90/p99`` attempt latency in seconds
+    (``None`` before the first response); ``latency_histogram`` the non-empty
+    latency buckets as ``(upper bound in seconds, count)``, in order.
+
+    In Jupyter it renders as a table with a latency histogram (``_repr_html_``).
     """
 
     requests: int = 0
@@ -31,9 +35,11 @@ class ClientStats(msgspec.Struct, frozen=True, gc=False):
     responses: dict[int, int] = {}
     errors: dict[str, int] = {}
     bytes_received: int = 0
+    breaker_trips: int = 0
     latency_p50: float | None = None
     latency_p90: float | None = None
     latency_p99: float | None = None
+    latency_histogram: tuple[tuple[float, int], ...] = ()
 
     def __str__(self) -> str:
         def ms(value: float | None) -> str:
@@ -47,10 +53,17 @@ class ClientStats(msgspec.Struct, frozen=True, gc=False):
             f"responses       {statuses}\n"
             f"errors          {errors}\n"
             f"bytes received  {self.bytes_received}\n"
+            f"breaker trips   {self.breaker_trips}\n"
             f"latency p50     {ms(self.latency_p50)}\n"
             f"latency p90     {ms(self.latency_p90)}\n"
             f"latency p99     {ms(self.latency_p99)}"
         )
+
+    def _repr_html_(self) -> str:
+        """A table and an inline-SVG latency histogram for Jupyter (no JavaScript)."""
+        from ._html import stats_html  # only notebooks pay for the HTML code
+
+        return stats_html(self)
 
 
 class StatsRecorder:
@@ -61,6 +74,7 @@ class StatsRecorder:
         "_errors",
         "_latency_count",
         "_responses",
+        "breaker_trips",
         "bytes_received",
         "requests",
         "retries",
@@ -70,6 +84,7 @@ class StatsRecorder:
         self.requests = 0
         self.retries = 0
         self.bytes_received = 0
+        self.breaker_trips = 0
         self._responses: dict[int, int] = {}
         self._errors: dict[str, int] = {}
         self._buckets = [0] * _BUCKETS
@@ -97,6 +112,16 @@ class StatsRecorder:
         name = type(exc).__name__
         self._errors[name] = self._errors.get(name, 0) + 1
 
+    def breaker_tripped(self) -> None:
+        self.breaker_trips += 1
+
+    def _histogram(self) -> tuple[tuple[float, int], ...]:
+        return tuple(
+            (_MIN_LATENCY * _GROWTH**index, count)
+            for index, count in enumerate(self._buckets)
+            if count
+        )
+
     def _percentile(self, q: float) -> float | None:
         if not self._latency_count:
             return None
@@ -118,7 +143,9 @@ class StatsRecorder:
             responses=dict(self._responses),
             errors=dict(self._errors),
             bytes_received=self.bytes_received,
+            breaker_trips=self.breaker_trips,
             latency_p50=self._percentile(0.50),
             latency_p90=self._percentile(0.90),
             latency_p99=self._percentile(0.99),
+            latency_histogram=self._histogram(),
         )
