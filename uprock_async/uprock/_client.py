@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from functools import partial
+from typing import Literal, overload
 
 import msgspec
 
@@ -14,7 +15,8 @@ from .._errors import UprockAsyncError
 from .._fanout import FanOut, ProgressArg, fan_out, gather
 from ._build import validate_job_id
 from ._jobs import JobsMixin
-from .models import JobDetail
+from ._watch import JobWatch, check_watch
+from .models import Job, JobDetail
 
 __all__ = ["UprockClient", "validate_job_id"]
 
@@ -131,5 +133,73 @@ class UprockClient(JobsMixin):
             validated(job_ids, validate_job_id, "job_ids"),
             concurrency=concurrency,
             per_second=per_second,
+            progress=progress,
+        )
+
+    # -- watching many jobs ----------------------------------------------------------
+
+    @overload
+    def watch_jobs(
+        self,
+        job_ids: JobIds,
+        *,
+        poll_interval: float = ...,
+        timeout: float | None = ...,
+        details: Literal[True] = ...,
+        concurrency: int = ...,
+        progress: ProgressArg = ...,
+    ) -> JobWatch[JobDetail]: ...
+
+    @overload
+    def watch_jobs(
+        self,
+        job_ids: JobIds,
+        *,
+        poll_interval: float = ...,
+        timeout: float | None = ...,
+        details: Literal[False],
+        concurrency: int = ...,
+        progress: ProgressArg = ...,
+    ) -> JobWatch[Job]: ...
+
+    def watch_jobs(
+        self,
+        job_ids: JobIds,
+        *,
+        poll_interval: float = 2.0,
+        timeout: float | None = None,
+        details: bool = True,
+        concurrency: int = 16,
+        progress: ProgressArg = None,
+    ) -> JobWatch[JobDetail] | JobWatch[Job]:
+        """Follow many jobs until each is terminal; one outcome per distinct id::
+
+            async with client.watch_jobs(ids, timeout=3600) as outcomes:
+                async for outcome in outcomes:   # completion order; .item is the id
+                    detail = outcome.unwrap()    # JobDetail (details=False: Job)
+
+        Polls ``POST /crawl/v1/jobs/batch/status``: each round sends one request
+        per 1,000 ids still pending (never one per job) and starts
+        ``poll_interval`` seconds after the previous round started. With
+        ``details=True`` each finished job's detail is fetched once, at most
+        ``concurrency`` at a time. An id the service does not know ends with
+        :class:`~uprock_async.NotFoundError` (an invalid one with
+        :class:`~uprock_async.BadRequestError`) in its outcome; after ``timeout``
+        seconds every id still pending ends with
+        :class:`~uprock_async.WaitTimeoutError` (``last_status`` set). A round that
+        fails as a whole (outage, 5xx, 429) is retried next round; 401/403 end
+        the watch with that error. Memory stays constant per pending id. Ids are
+        read and checked on entry (``ValueError`` before any request); bad
+        arguments raise ``ValueError`` at the call. Leaving the block early
+        cancels everything in flight.
+        """
+        span = check_watch(poll_interval, timeout, concurrency)
+        return JobWatch(
+            job_ids,
+            batch_status=self._batch_status,
+            detail=self._job_detail if details else None,
+            poll_interval=poll_interval,
+            timeout=span,
+            concurrency=concurrency,
             progress=progress,
         )

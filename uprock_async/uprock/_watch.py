@@ -1,0 +1,281 @@
+"""``watch_jobs``: follow many jobs to a terminal status with batch status polls.
+
+One round asks ``POST /crawl/v1/jobs/batch/status`` about every id still
+pending, 1,000 ids a request; a round starts ``poll_interval`` seconds after the
+previous one started. A job that turns terminal leaves the pending set at once:
+with ``details=False`` its :class:`Job` is yielded, with ``details=True`` its
+detail is fetched once by one of ``concurrency`` workers and then yielded. The
+pending set holds one ``(index, last status)`` entry per id, so memory stays
+constant per pending id however long the watch runs.
+
+What the service says about one id decides its fate, never the round's other
+ids: ``not_found`` / ``invalid_uuid`` end that id with its error; an id the
+answer leaves out stays pending (and times out if it never shows up). A round
+that fails as a whole (connection errors, 5xx, 429 after the client's retries)
+is logged and tried again next round; only an answer that no later round can
+change (401, 403, other 4xx) ends the watch with that error.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from types import TracebackType
+from typing import Generic, TypeVar
+
+import anyio
+import anyio.abc
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from .._errors import (
+    APIStatusError,
+    NotFoundError,
+    RateLimitError,
+    UprockAsyncError,
+    WaitTimeoutError,
+)
+from .._fanout import Outcome, ProgressArg
+from .._flow import Progress
+from ._build import BATCH_LIMIT, validate_job_id
+from .models import Job
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup
+
+__all__ = ["JobWatch", "check_watch"]
+
+R = TypeVar("R")
+
+log = logging.getLogger("uprock_async")
+
+_BATCH_CONCURRENCY = 4  # batch requests of one round in flight at once
+_BUFFER = 256  # finished outcomes waiting for the consumer
+
+
+def check_watch(poll_interval: object, timeout: object, concurrency: object) -> float:
+    """Validate ``watch_jobs`` arguments before any request; the deadline span or ``inf``."""
+    if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)):
+        raise TypeError(f"poll_interval must be a number of seconds, got {poll_interval!r}")
+    if not (poll_interval > 0 and math.isfinite(poll_interval)):
+        raise ValueError(f"poll_interval must be a finite number > 0, got {poll_interval!r}")
+    if timeout is None:
+        span = math.inf
+    elif isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+    elif not timeout >= 0:  # also NaN
+        raise ValueError(f"timeout must be >= 0 seconds or None, got {timeout!r}")
+    else:
+        span = float(timeout)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
+    return span
+
+
+class JobWatch(Generic[R]):
+    """The async context manager returned by :meth:`UprockClient.watch_jobs`.
+
+    ``async with`` it, then ``async for`` its :class:`~uprock_async.Outcome` s:
+    one per distinct id, in completion order, ``item`` the id and ``index`` its
+    first position in the input. Leaving the block early cancels every request
+    in flight.
+    """
+
+    def __init__(
+        self,
+        job_ids: Iterable[object] | AsyncIterable[object],
+        *,
+        batch_status: Callable[[list[str]], Awaitable[dict[str, Job | UprockAsyncError]]],
+        detail: Callable[[str], Awaitable[R]] | None,
+        poll_interval: float,
+        timeout: float,
+        concurrency: int,
+        progress: ProgressArg,
+    ) -> None:
+        if isinstance(job_ids, (str, bytes)):
+            raise TypeError("job_ids must be an iterable of ids, not a single id")
+        self._ids = job_ids
+        self._batch_status = batch_status
+        self._detail = detail
+        self._interval = float(poll_interval)
+        self._span = timeout
+        self._concurrency = concurrency
+        self._progress_arg = progress
+        self._pending: dict[str, tuple[int, str | None]] = {}
+        self._group: anyio.abc.TaskGroup | None = None
+        self._receive: MemoryObjectReceiveStream[Outcome[str, R]] | None = None
+        self._error: BaseException | None = None
+
+    async def __aenter__(self) -> JobWatch[R]:
+        if self._group is not None:
+            raise RuntimeError("a JobWatch can be entered only once")
+        await self._read_ids()  # a bad id raises here, before any request
+        send, self._receive = anyio.create_memory_object_stream[Outcome[str, R]](_BUFFER)
+        self._progress = Progress(self._progress_arg, len(self._pending))
+        self._group = anyio.create_task_group()
+        await self._group.__aenter__()
+        self._group.start_soon(self._run, send)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._group is not None
+        assert self._receive is not None
+        self._group.cancel_scope.cancel()  # early exit or not: nothing outlives the block
+        try:
+            return await self._group.__aexit__(exc_type, exc, tb)
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+        finally:
+            self._receive.close()
+            self._progress.close()
+
+    def __aiter__(self) -> JobWatch[R]:
+        return self
+
+    async def __anext__(self) -> Outcome[str, R]:
+        if self._receive is None:
+            raise RuntimeError("use `async with client.watch_jobs(ids) as outcomes:` first")
+        try:
+            return await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            if self._error is not None:
+                raise self._error from None
+            raise StopAsyncIteration from None
+
+    # -- the watch -------------------------------------------------------------------
+
+    async def _read_ids(self) -> None:
+        if isinstance(self._ids, AsyncIterable):
+            position = 0
+            async for raw in self._ids:
+                self._add(raw, position)
+                position += 1
+        else:
+            for position, raw in enumerate(self._ids):
+                self._add(raw, position)
+
+    def _add(self, raw: object, position: int) -> None:
+        job_id = validate_job_id(raw)
+        self._pending.setdefault(job_id, (position, None))
+
+    async def _run(self, send: MemoryObjectSendStream[Outcome[str, R]]) -> None:
+        deadline = anyio.current_time() + self._span
+        async with send, anyio.create_task_group() as workers:
+            details_send, details_receive = anyio.create_memory_object_stream[tuple[str, int]](
+                math.inf
+            )
+            async with details_send:
+                if self._detail is not None:
+                    for _ in range(min(self._concurrency, max(len(self._pending), 1))):
+                        workers.start_soon(self._detail_worker, details_receive.clone(), send)
+                details_receive.close()
+                await self._rounds(deadline, send, details_send)
+                if self._error is not None:
+                    workers.cancel_scope.cancel()  # the consumer gets the error next
+
+    async def _rounds(
+        self,
+        deadline: float,
+        send: MemoryObjectSendStream[Outcome[str, R]],
+        details: MemoryObjectSendStream[tuple[str, int]],
+    ) -> None:
+        while self._pending:
+            started = anyio.current_time()
+            ids = list(self._pending)
+            chunks = [ids[i : i + BATCH_LIMIT] for i in range(0, len(ids), BATCH_LIMIT)]
+            del ids
+            limiter = anyio.CapacityLimiter(_BATCH_CONCURRENCY)
+            async with anyio.create_task_group() as round_group:
+                for chunk in chunks:
+                    round_group.start_soon(
+                        self._poll_chunk, chunk, limiter, round_group.cancel_scope, send, details
+                    )
+            if self._error is not None:
+                return
+            now = anyio.current_time()
+            if self._pending and now >= deadline:
+                await self._time_out(send)
+                return
+            await anyio.sleep(max(0.0, min(started + self._interval, deadline) - now))
+
+    async def _poll_chunk(
+        self,
+        chunk: list[str],
+        limiter: anyio.CapacityLimiter,
+        round_scope: anyio.CancelScope,
+        send: MemoryObjectSendStream[Outcome[str, R]],
+        details: MemoryObjectSendStream[tuple[str, int]],
+    ) -> None:
+        async with limiter:
+            try:
+                answer = await self._batch_status(chunk)
+            except APIStatusError as exc:
+                if 400 <= exc.status_code < 500 and not isinstance(exc, RateLimitError):
+                    # 401, 403, other 4xx: no later round can change that answer
+                    self._error = exc
+                    round_scope.cancel()
+                    return
+                log.warning("watch_jobs: a batch status round failed, retrying: %s", exc)
+                return
+            except UprockAsyncError as exc:  # connection errors, timeouts, bad bodies
+                log.warning("watch_jobs: a batch status round failed, retrying: %s", exc)
+                return
+        for job_id, entry in answer.items():
+            slot = self._pending.get(job_id)
+            if slot is None:
+                continue
+            index = slot[0]
+            if isinstance(entry, Job):
+                if not entry.is_terminal:
+                    self._pending[job_id] = (index, entry.status)
+                    continue
+                del self._pending[job_id]
+                if self._detail is None:
+                    await self._emit(send, Outcome(index, job_id, entry, None))  # type: ignore[arg-type]
+                else:
+                    details.send_nowait((job_id, index))  # unbounded: one entry per id
+            elif isinstance(entry, NotFoundError) and entry.code == "missing":
+                continue  # left out of this answer: still pending, the timeout reports it
+            else:
+                del self._pending[job_id]
+                await self._emit(send, Outcome(index, job_id, None, entry))
+
+    async def _detail_worker(
+        self,
+        jobs: MemoryObjectReceiveStream[tuple[str, int]],
+        send: MemoryObjectSendStream[Outcome[str, R]],
+    ) -> None:
+        assert self._detail is not None
+        async with jobs:
+            async for job_id, index in jobs:
+                try:
+                    value = await self._detail(job_id)
+                except UprockAsyncError as exc:
+                    await self._emit(send, Outcome(index, job_id, None, exc))
+                else:
+                    await self._emit(send, Outcome(index, job_id, value, None))
+
+    async def _time_out(self, send: MemoryObjectSendStream[Outcome[str, R]]) -> None:
+        span = f"{self._span:g}"
+        for job_id, (index, last) in list(self._pending.items()):
+            del self._pending[job_id]
+            error = WaitTimeoutError(
+                f"job {job_id} did not finish within {span} s "
+                f"(last status: {last or 'none received'})",
+                last_status=last,
+            )
+            await self._emit(send, Outcome(index, job_id, None, error))
+
+    async def _emit(
+        self, send: MemoryObjectSendStream[Outcome[str, R]], outcome: Outcome[str, R]
+    ) -> None:
+        await send.send(outcome)
+        self._progress.advance()
