@@ -159,7 +159,7 @@ async def _lookups(server: FakeServer, ids: list[str], concurrency: object) -> t
         server.api_key, base_url=server.uprock_url, retry=FAST_RETRY, timeout=10.0
     ) as client:
         began = time.monotonic()
-        results = await client.job_details(ids, concurrency=concurrency)  # type: ignore[arg-type]
+        results = await client.job_details(ids, concurrency=concurrency)  # type: ignore[call-overload]
         elapsed = time.monotonic() - began
         assert len(results) == len(ids)  # none failed (the first failure would raise)
         stats = client.stats()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 import msgspec
@@ -37,6 +37,28 @@ class _Crawls(_Base):
         """``GET /crawl/info?id=``: the crawl's progress and every screenshot it made."""
         return await self._crawl_info(validate_id(crawl_id))
 
+    @overload
+    async def crawl_infos(
+        self,
+        crawl_ids: Iterable[int] | AsyncIterable[int],
+        *,
+        concurrency: ConcurrencyArg = ...,
+        per_second: float | None = ...,
+        return_exceptions: Literal[False] = ...,
+        progress: ProgressArg = ...,
+    ) -> list[Crawl]: ...
+
+    @overload
+    async def crawl_infos(
+        self,
+        crawl_ids: Iterable[int] | AsyncIterable[int],
+        *,
+        concurrency: ConcurrencyArg = ...,
+        per_second: float | None = ...,
+        return_exceptions: bool,
+        progress: ProgressArg = ...,
+    ) -> list[Crawl | UprockAsyncError]: ...
+
     async def crawl_infos(
         self,
         crawl_ids: Iterable[int] | AsyncIterable[int],
@@ -45,8 +67,10 @@ class _Crawls(_Base):
         per_second: float | None = None,
         return_exceptions: bool = False,
         progress: ProgressArg = None,
-    ) -> list[Crawl | UprockAsyncError]:
-        """Many crawl infos at once; a list in input order (see ``UprockClient.job_details``)."""
+    ) -> list[Crawl] | list[Crawl | UprockAsyncError]:
+        """Many crawl infos at once; a list in input order (see ``UprockClient.job_details``).
+
+        Typed precisely: ``list[Crawl]`` unless ``return_exceptions`` may be true."""
         results = await gather(
             self._crawl_info,
             validated(crawl_ids, validate_id, "crawl_ids"),

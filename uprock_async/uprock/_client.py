@@ -79,6 +79,30 @@ class UprockClient(JobsMixin):
     def _detail_fn(self, parse_cookies: bool) -> Callable[[str], Awaitable[JobDetail]]:
         return partial(self._job_detail, parse_cookies=True) if parse_cookies else self._job_detail
 
+    @overload
+    async def job_details(
+        self,
+        job_ids: JobIds,
+        *,
+        parse_cookies: bool = ...,
+        concurrency: ConcurrencyArg = ...,
+        per_second: float | None = ...,
+        return_exceptions: Literal[False] = ...,
+        progress: ProgressArg = ...,
+    ) -> list[JobDetail]: ...
+
+    @overload
+    async def job_details(
+        self,
+        job_ids: JobIds,
+        *,
+        parse_cookies: bool = ...,
+        concurrency: ConcurrencyArg = ...,
+        per_second: float | None = ...,
+        return_exceptions: bool,
+        progress: ProgressArg = ...,
+    ) -> list[JobDetail | UprockAsyncError]: ...
+
     async def job_details(
         self,
         job_ids: JobIds,
@@ -88,8 +112,9 @@ class UprockClient(JobsMixin):
         per_second: float | None = None,
         return_exceptions: bool = False,
         progress: ProgressArg = None,
-    ) -> list[JobDetail | UprockAsyncError]:
-        """Many job details at once; a list in input order.
+    ) -> list[JobDetail] | list[JobDetail | UprockAsyncError]:
+        """Many job details at once; a list in input order (``list[JobDetail]`` to a type
+        checker unless ``return_exceptions`` may be true).
 
         ``job_ids``: any iterable or async iterable of ids (``str`` or ``UUID``),
         consumed lazily; duplicates are fetched once per occurrence. At most
