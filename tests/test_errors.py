@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import pytest
@@ -22,7 +23,7 @@ from uprock_async import (
     UprockClient,
     WaitTimeoutError,
 )
-from uprock_async._errors import excerpt, parse_retry_after, status_error
+from uprock_async._errors import excerpt, parse_retry_after, redactor, status_error
 from uprock_async.testing import FakeServer
 
 SC_ENVELOPE = (
@@ -191,6 +192,110 @@ def test_redact_removes_a_key_the_server_echoes() -> None:
     assert "[redacted]" in error.message
 
 
+# A key with every character a JSON string or repr() escapes (all legal in a header).
+ODD_KEY = "sk-ab\\cd\"ef'gh-0123456789abcdef0123456789"
+
+
+def _fragments(key: str, size: int = 8) -> list[str]:
+    """Every run of ``size`` characters of ``key``: a partial leak shows as one."""
+    return [key[i : i + size] for i in range(len(key) - size + 1)]
+
+
+def _assert_no_part_of(key: str, text: str) -> None:
+    for spellings in (key, repr(key)[1:-1], key.replace("\\", "\\\\").replace('"', '\\"')):
+        for fragment in _fragments(spellings):
+            assert fragment not in text, f"{fragment!r} of the key survived in {text!r}"
+
+
+@pytest.mark.parametrize("offset", [150, 170, 190, 199, 200])
+def test_excerpt_redacts_a_key_echoed_across_the_cut(offset: int) -> None:
+    key = "sk-live-" + "0123456789abcdef" * 2 + "ZYXWVUTS"  # 44 characters
+    body = b"x" * offset + key.encode() + b"y" * 500
+    text = excerpt(body, redact=redactor(key))
+    _assert_no_part_of(key, text)
+    assert f"({len(body)} bytes)" in text
+    assert len(text) < 300
+    # Without a redactor the cut is where it always was: the key's start shows.
+    assert key[:8] in excerpt(b"x" * 150 + key.encode() + b"y" * 500)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        ODD_KEY,  # as is, in an HTML page
+        ODD_KEY.replace("\\", "\\\\").replace('"', '\\"'),  # inside a JSON string
+    ],
+    ids=["raw", "json-escaped"],
+)
+def test_excerpt_redacts_a_key_with_backslashes_and_quotes(spelling: str) -> None:
+    body = f"<html>your key {spelling} is revoked</html>".encode()
+    text = excerpt(body, redact=redactor(ODD_KEY))
+    _assert_no_part_of(ODD_KEY, text)
+    assert "[redacted]" in text
+
+
+def test_excerpt_never_splits_a_character_after_redacting() -> None:
+    body = ("é" * 150).encode()  # 300 bytes of two-byte characters
+    text = excerpt(body, 201, redact=redactor("unrelated"))
+    assert "\ufffd" not in text
+    assert text.startswith("'" + "é" * 100)
+
+
+@pytest.mark.parametrize("where", ["html", "json", "error", "code", "request_id", "header"])
+def test_status_error_removes_an_odd_key_wherever_it_is_echoed(where: str) -> None:
+    headers = {"X-Request-Id": f"req-{ODD_KEY}"} if where == "header" else {}
+    if where == "html":
+        body = f"<p>{'x' * 180}{ODD_KEY}</p>".encode()  # across the excerpt's cut
+    elif where == "json":
+        body = json.dumps({"detail": ODD_KEY}).encode()  # no message: quoted as excerpt
+    elif where == "error":
+        body = json.dumps({"error": f"key {ODD_KEY} revoked"}).encode()
+    elif where == "code":
+        body = json.dumps({"error": "denied", "code": ODD_KEY}).encode()
+    elif where == "request_id":
+        body = json.dumps({"error": "x", "details": {"request_id": ODD_KEY}}).encode()
+    else:
+        body = b""
+    error = status_error(500, body, headers, redact=ODD_KEY)
+    for text in (str(error), repr(error), error.message, error.code or "", error.request_id or ""):
+        _assert_no_part_of(ODD_KEY, text)
+
+
+def test_status_error_accepts_a_redacting_function() -> None:
+    error = status_error(404, b'"not found: sk-1 again"', redact=lambda t: t.replace("sk-1", "?"))
+    assert error.message == "not found: ? again"
+
+
+# -- naming the request ---------------------------------------------------------------
+
+
+def test_a_status_error_names_the_method_and_path() -> None:
+    url = "https://edge.uprock.com/crawl/v1/jobs/0f8b1c2e-0000-4000-8000-000000000001/detail"
+    error = status_error(404, b'"not found: job does not exist"', method="GET", url=url)
+    assert error.method == "GET"
+    assert error.url == url
+    assert str(error) == (
+        "GET /crawl/v1/jobs/0f8b1c2e-0000-4000-8000-000000000001/detail: "
+        "HTTP 404: not found: job does not exist"
+    )
+    assert error.message == "not found: job does not exist"  # the service's own words
+    unnamed = status_error(404, b'"not found: job does not exist"')
+    assert unnamed.method is None
+    assert unnamed.url is None
+    assert str(unnamed) == "HTTP 404: not found: job does not exist"
+
+
+def test_a_connection_error_names_the_method_and_path_with_the_query() -> None:
+    error = APIConnectionError(
+        "connection reset",
+        method="GET",
+        url="https://api.screenshotcenter.com/api/v1/crawl/info?id=42",
+    )
+    assert str(error) == "GET /api/v1/crawl/info?id=42: connection reset"
+    assert error.message == "connection reset"
+    assert str(APITimeoutError("slow")) == "slow"
+
+
 # -- pickling: errors cross process boundaries ----------------------------------------
 
 
@@ -205,6 +310,9 @@ def test_redact_removes_a_key_the_server_echoes() -> None:
         APIConnectionError("reset"),
         APITimeoutError("slow"),
         UprockAsyncError("base"),
+        status_error(404, b'"not found: x"', method="GET", url="http://h/crawl/v1/jobs/x/detail"),
+        APIConnectionError("reset", method="POST", url="http://h/crawl/v1/new"),
+        APITimeoutError("slow", method="GET", url="http://h/a?b=1"),
     ],
     ids=lambda e: type(e).__name__,
 )

@@ -196,6 +196,76 @@ def test_status_error_redacts_the_key_wherever_the_body_puts_it(
     assert exc.request_id is None or KEY not in exc.request_id
 
 
+# -- echoes the old order missed: across the excerpt's cut, or escaped ------------------
+
+# Legal in a header (printable ASCII), and escaped by both JSON and repr().
+ODD_KEY = "sk-live-ab\\cd\"ef'gh-0123456789abcdef0123456789"
+
+
+def assert_no_fragment(text: object, key: str, size: int = 8) -> None:
+    """Not even part of the key, in any spelling it may take in a message."""
+    text = str(text)
+    for spelling in (key, repr(key)[1:-1], key.replace("\\", "\\\\").replace('"', '\\"')):
+        for i in range(len(spelling) - size + 1):
+            fragment = spelling[i : i + size]
+            assert fragment not in text, f"{fragment!r} of the key leaked into {text[:300]!r}"
+
+
+def _echo_server(key: str, where: str) -> FakeServer:
+    """A server whose ``/echo`` answers 500 with the key in ``where``."""
+
+    async def echo(request: web.Request) -> web.Response:
+        headers = {"X-Request-Id": f"req-{key}"} if where == "x-request-id" else {}
+        if where == "across the cut":
+            # The key starts 10 bytes before the 200-byte excerpt ends.
+            body = ("<html>" + "x" * 184 + key + "y" * 300 + "</html>").encode()
+        elif where == "html":
+            body = f"<html>your key {key} is revoked</html>".encode()
+        elif where == "json body":  # no message field: the body itself is quoted
+            body = json.dumps({"detail": f"key {key}", "pad": "z" * 300}).encode()
+        elif where == "code":
+            body = json.dumps({"error": "denied", "code": key}).encode()
+        elif where == "request id":
+            body = json.dumps({"error": "denied", "details": {"request_id": key}}).encode()
+        else:
+            body = b"boom"
+        return web.Response(status=500, body=body, headers=headers)
+
+    server = FakeServer(seed=15, api_key=key)
+    server.app.router.add_get("/echo", echo)
+    return server
+
+
+@pytest.mark.parametrize("key", [KEY, ODD_KEY], ids=["plain key", "key with \\ and quotes"])
+@pytest.mark.parametrize(
+    "where", ["across the cut", "html", "json body", "code", "request id", "x-request-id"]
+)
+async def test_no_part_of_an_echoed_key_survives_in_an_error_or_a_log(
+    key: str, where: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with (
+        _echo_server(key, where) as server,
+        UprockClient(key, base_url=server.uprock_url, retry=0) as client,
+    ):
+        with pytest.raises(ServerError) as caught:
+            await client._transport.request("GET", "/echo")
+    error = caught.value
+    for text in (str(error), repr(error), error.args, error.code, error.request_id):
+        assert_no_fragment(text, key)
+    for record in caplog.records:
+        assert_no_fragment(record.getMessage(), key)
+
+
+async def test_a_decode_error_quoting_an_odd_key_across_the_cut_is_clean() -> None:
+    server = FakeServer(seed=16, api_key=ODD_KEY)
+    server.inject(DETAIL, status=200, body='{"job": "' + "x" * 185 + ODD_KEY + '"', times=None)
+    async with server, UprockClient(ODD_KEY, base_url=server.uprock_url, retry=0) as client:
+        with pytest.raises(ResponseDecodeError) as caught:
+            await client.job_detail(JOB)
+    assert_no_fragment(str(caught.value), ODD_KEY)
+
+
 # -- the command line ------------------------------------------------------------
 
 
@@ -326,6 +396,8 @@ def test_only_the_base_origin_and_https_edge_hosts_are_trusted() -> None:
         "https://xedge.uprock.com/x",
         "https://uprock.com/x",
         "https://storage.example.com/bucket/obj?sig=1",
+        "https://evil.com@iad001.edge.uprock.com/c/abc",  # user:password@ never gets it
+        "https://user:pw@edge.uprock.com/x",
     ]
     for url in trusted:
         assert transport.is_trusted(URL(url)), url

@@ -6,11 +6,13 @@ import time
 
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from tests.conftest import FAST_RETRY
 from uprock_async import (
     APIConnectionError,
     APITimeoutError,
+    NotFoundError,
     ResponseDecodeError,
     RetryPolicy,
     ScreenshotCenterClient,
@@ -271,3 +273,71 @@ async def test_redirect_within_the_same_origin_keeps_the_key(server: FakeServer)
     assert response.status == 200
     assert extra.requests[-1].path == target
     assert extra.requests[-1].headers["Authorization"] == f"Bearer {server.api_key}"
+
+
+# -- errors name the request that failed ------------------------------------------------
+
+
+async def test_one_unknown_id_among_many_is_named_by_the_error(
+    server: FakeServer, uprock: UprockClient
+) -> None:
+    ids = server.add_jobs(20, headers=1, cookies=0)
+    unknown = "0f8b1c2e-0000-4000-8000-0000000000aa"
+    with pytest.raises(NotFoundError) as info:
+        await uprock.job_details([*ids[:10], unknown, *ids[10:]], concurrency=4)
+    error = info.value
+    assert error.method == "GET"
+    assert error.url == f"{server.uprock_url}/crawl/v1/jobs/{unknown}/detail"
+    assert str(error).startswith(f"GET /crawl/v1/jobs/{unknown}/detail: HTTP 404: not found")
+    assert error.message.startswith("not found")  # still the service's own words
+
+
+async def test_connection_failures_and_timeouts_name_the_request(server: FakeServer) -> None:
+    [job_id] = server.add_jobs(1)
+    server.inject(DETAIL, times=None, disconnect=True)
+    async with _client(server, retry=0) as client:
+        with pytest.raises(APIConnectionError) as dropped:
+            await client.job_detail(job_id)
+    assert dropped.value.method == "GET"
+    assert dropped.value.url == f"{server.uprock_url}/crawl/v1/jobs/{job_id}/detail"
+    assert str(dropped.value).startswith(f"GET /crawl/v1/jobs/{job_id}/detail: ")
+
+    server.clear_faults()
+    server.inject(DETAIL, status=200, times=None, delay=0.5)
+    async with _client(server, timeout=0.1, retry=0) as client:
+        with pytest.raises(APITimeoutError) as slow:
+            await client.job_detail(job_id, parse_cookies=True)
+    assert slow.value.method == "GET"
+    assert str(slow.value).startswith(
+        f"GET /crawl/v1/jobs/{job_id}/detail?parse_cookies=true: request to"
+    )
+
+
+async def test_error_envelopes_sent_with_200_name_their_own_request(
+    server: FakeServer, sc: ScreenshotCenterClient
+) -> None:
+    crawl_ids = [server.add_crawl(screenshots=1) for _ in range(6)]
+    bad = crawl_ids[3]
+    envelope = {"success": False, "error": "Crawl not found", "code": "NOT_FOUND"}
+    server.inject(
+        "/api/v1/crawl/info", status=200, times=None, body=envelope, query={"id": str(bad)}
+    )
+    # Concurrent requests: each error must name its own id, not the last one sent.
+    results = await sc.crawl_infos(crawl_ids, concurrency=6, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, NotFoundError)]
+    assert len(errors) == 1
+    assert errors[0].url == f"{server.screenshotcenter_url}/crawl/info?id={bad}"
+    assert str(errors[0]).startswith(f"GET /api/v1/crawl/info?id={bad}: HTTP 200: ")
+
+
+def test_error_urls_carry_no_credentials_and_no_foreign_query() -> None:
+    client = UprockClient("k" * 20, base_url="https://edge.uprock.com")
+    shown = client._transport.public_url
+    own = URL("https://edge.uprock.com/crawl/v1/jobs/x/detail?parse_cookies=true#frag")
+    assert shown(own) == "https://edge.uprock.com/crawl/v1/jobs/x/detail?parse_cookies=true"
+    edge = URL("https://iad1.edge.uprock.com/c/x?part=2")
+    assert shown(edge) == "https://iad1.edge.uprock.com/c/x?part=2"
+    signed = URL("https://storage.example.com/bucket/obj?X-Amz-Signature=abc")
+    assert shown(signed) == "https://storage.example.com/bucket/obj"
+    userinfo = URL("https://user:pw@edge.uprock.com/crawl/v1/jobs/x/download?a=1")
+    assert shown(userinfo) == "https://edge.uprock.com/crawl/v1/jobs/x/download?a=1"

@@ -3,10 +3,13 @@ transparent decompression, and the API key never leaving trusted hosts."""
 
 from __future__ import annotations
 
+import gzip
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from yarl import URL
 
 from tests.conftest import FAST_RETRY
@@ -14,7 +17,10 @@ from uprock_async import (
     APIConnectionError,
     APIStatusError,
     BadRequestError,
+    Limits,
     NotFoundError,
+    ResponseDecodeError,
+    ScreenshotCenterClient,
     ServerError,
     UprockClient,
 )
@@ -139,7 +145,7 @@ async def test_a_truncated_download_leaves_no_file_behind(
         with pytest.raises(APIConnectionError, match="mid-body"):
             await client.download(job_id, dest=dest)
     assert not dest.exists()
-    assert _listing(dest.parent) == []
+    assert _listing(tmp_path) == []  # not even the "out" folder it made
 
 
 async def test_a_truncated_download_is_retried_from_the_start(
@@ -227,3 +233,159 @@ def test_only_the_base_origin_and_https_edge_hosts_are_trusted() -> None:
     assert not trusted(URL("https://edge.uprock.com.evil.example/x"))
     assert not trusted(URL("https://notedge.uprock.com/x"))
     assert not trusted(URL("https://storage.example.com/x"))
+
+
+# -- where a download may write, and how much ---------------------------------------------
+
+MIB = 1024 * 1024
+BOMB_SIZE = 8 * MIB  # what the gzip below inflates to
+BOMB = gzip.compress(b"\0" * BOMB_SIZE, mtime=0)  # about 8 KiB on the wire
+PLAIN = b"p" * (2 * MIB)
+
+
+@pytest.fixture
+async def files() -> AsyncIterator[FakeServer]:
+    """A FakeServer that also serves ``/files/bomb`` (gzip) and ``/files/plain``."""
+
+    async def bomb(request: web.Request) -> web.Response:
+        return web.Response(body=BOMB, headers={"Content-Encoding": "gzip"})
+
+    async def plain(request: web.Request) -> web.Response:
+        return web.Response(body=PLAIN)  # with a Content-Length, no encoding
+
+    server = FakeServer(seed=31)
+    server.app.router.add_get("/files/bomb", bomb)
+    server.app.router.add_get("/files/plain", plain)
+    async with server:
+        yield server
+
+
+def _capped(server: FakeServer, cap: int | None, **kw: object) -> UprockClient:
+    return UprockClient(
+        server.api_key,
+        base_url=server.uprock_url,
+        retry=FAST_RETRY,
+        limits=Limits(max_download_size=cap),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def test_a_gzip_bomb_stops_at_max_download_size_and_leaves_nothing(
+    files: FakeServer, tmp_path: Path
+) -> None:
+    assert len(BOMB) < 100 * 1024
+    dest = tmp_path / "a" / "b" / "bomb.bin"
+    async with _capped(files, MIB) as client:
+        with pytest.raises(ResponseDecodeError, match="max_download_size") as info:
+            await client.download(f"{files.uprock_url}/files/bomb", dest=dest)
+    assert info.value.status_code == 200
+    assert _listing(tmp_path) == []  # no file, no .part, no "a/b"
+    assert len(files.requests) == 1  # too big is an answer, not a glitch: no retry
+
+
+async def test_a_declared_length_over_the_cap_is_refused_before_writing(
+    files: FakeServer, tmp_path: Path
+) -> None:
+    async with _capped(files, MIB) as client:
+        with pytest.raises(ResponseDecodeError, match=f"{len(PLAIN)} bytes"):
+            await client.download(f"{files.uprock_url}/files/plain", dest=tmp_path / "x" / "p")
+    assert _listing(tmp_path) == []
+
+
+async def test_a_file_exactly_at_the_cap_is_written(files: FakeServer, tmp_path: Path) -> None:
+    async with _capped(files, BOMB_SIZE) as client:
+        path = await client.download(f"{files.uprock_url}/files/bomb", dest=tmp_path / "b")
+    assert isinstance(path, Path)
+    assert path.stat().st_size == BOMB_SIZE
+
+
+async def test_without_a_cap_files_are_not_limited_by_max_body_size(
+    files: FakeServer, tmp_path: Path
+) -> None:
+    # max_body_size is for answers held in memory; a file streams to disk.
+    async with _capped(files, None, max_body_size=MIB) as client:
+        path = await client.download(f"{files.uprock_url}/files/bomb", dest=tmp_path / "b")
+        assert isinstance(path, Path)
+        assert path.stat().st_size == BOMB_SIZE
+        with pytest.raises(ResponseDecodeError, match="max_body_size"):
+            await client.download(f"{files.uprock_url}/files/bomb")  # as bytes
+
+
+async def test_bytes_are_not_limited_by_max_download_size(files: FakeServer) -> None:
+    async with _capped(files, 1024) as client:
+        assert await client.download(f"{files.uprock_url}/files/plain") == PLAIN
+
+
+async def test_screenshot_artifacts_share_the_file_cap(server: FakeServer, tmp_path: Path) -> None:
+    async with ScreenshotCenterClient(
+        server.api_key,
+        base_url=server.screenshotcenter_url,
+        retry=FAST_RETRY,
+        limits=Limits(max_download_size=server.artifact_size - 1),
+    ) as sc:
+        crawl = await sc.crawl_info(server.add_crawl(screenshots=1))
+        shot_id = crawl.screenshots[0].id
+        assert len(await sc.download_screenshot(shot_id)) == server.artifact_size
+        with pytest.raises(ResponseDecodeError, match="max_download_size"):
+            await sc.download_screenshot(shot_id, dest=tmp_path / "shots" / "1.png")
+    assert _listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("cap", [0, -1, True, 1.5, "10"], ids=repr)
+def test_max_download_size_must_be_a_positive_int_or_none(cap: object) -> None:
+    with pytest.raises(ValueError, match="max_download_size"):
+        Limits(max_download_size=cap)  # type: ignore[arg-type]
+
+
+async def test_a_directory_dest_is_refused_before_any_request(
+    server: FakeServer, uprock: UprockClient, tmp_path: Path
+) -> None:
+    [job_id] = server.add_jobs(1, headers=0, cookies=0)
+    with pytest.raises(IsADirectoryError):
+        await uprock.download(job_id, dest=tmp_path)
+    assert server.requests == []
+    assert _listing(tmp_path) == []
+
+
+async def test_a_dest_below_a_file_is_refused_before_any_request(
+    server: FakeServer, uprock: UprockClient, tmp_path: Path
+) -> None:
+    [job_id] = server.add_jobs(1, headers=0, cookies=0)
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"x")
+    with pytest.raises(NotADirectoryError):
+        await uprock.download(job_id, dest=blocker / "a" / "page.html")
+    assert server.requests == []
+    assert _listing(tmp_path) == ["file"]
+
+
+async def test_a_failed_download_removes_only_the_folders_it_made(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    [job_id] = server.add_jobs(1, headers=0, cookies=0)
+    (tmp_path / "a").mkdir()
+    server.inject("/crawl/v1/jobs/*/download", truncate=True, times=None)
+    async with UprockClient(server.api_key, base_url=server.uprock_url, retry=FAST_RETRY) as c:
+        with pytest.raises(APIConnectionError):
+            await c.download(job_id, dest=tmp_path / "a" / "b" / "c" / "page.html")
+    assert _listing(tmp_path) == ["a"]  # it was there before
+    assert _listing(tmp_path / "a") == []
+
+
+async def test_an_error_answer_creates_no_folder(uprock: UprockClient, tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        await uprock.download(str(uuid.uuid4()), dest=tmp_path / "x" / "y" / "page.html")
+    assert _listing(tmp_path) == []
+
+
+async def test_folders_shared_with_a_finished_download_are_kept(
+    server: FakeServer, uprock: UprockClient, tmp_path: Path
+) -> None:
+    good, bad = server.add_jobs(2, headers=0, cookies=0)
+    server.inject(f"/crawl/v1/jobs/{bad}/download", truncate=True, times=None)
+    folder = tmp_path / "out" / "jobs"
+    ok = await uprock.download(good, dest=folder / "good.html")
+    with pytest.raises(APIConnectionError):
+        await uprock.download(bad, dest=folder / "bad.html")
+    assert ok == folder / "good.html"
+    assert _listing(folder) == ["good.html"]

@@ -57,16 +57,23 @@ class Timeout:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Connection pool limits for the client's single ``aiohttp`` connector.
+    """Connection pool limits for the client's single ``aiohttp`` connector, and
+    the size cap of files it downloads.
 
     ``max_connections``: open connections in total (0 = unlimited);
     ``max_connections_per_host``: per host (0 = unlimited);
-    ``keepalive_expiry``: seconds an idle connection stays in the pool.
+    ``keepalive_expiry``: seconds an idle connection stays in the pool;
+    ``max_download_size``: bytes a download streamed to ``dest`` may write,
+    counted after ``gzip``/``deflate`` are undone (``None`` = no cap). A larger
+    file is refused with :class:`~uprock_async.ResponseDecodeError` and nothing is
+    left on disk. Downloads returned as ``bytes`` are capped by the client's
+    ``max_body_size`` instead, like every other answer.
     """
 
     max_connections: int = 100
     max_connections_per_host: int = 0
     keepalive_expiry: float = 30.0
+    max_download_size: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_connections", "max_connections_per_host"):
@@ -76,6 +83,11 @@ class Limits:
                     f"Limits.{name} must be an int >= 0 (0 = unlimited), got {value!r}"
                 )
         _check_positive("Limits.keepalive_expiry", self.keepalive_expiry, allow_none=False)
+        cap = self.max_download_size
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise ValueError(
+                f"Limits.max_download_size must be a positive int of bytes or None, got {cap!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,10 @@
 
     UprockAsyncError                      base of everything we raise
     ├── APIConnectionError                could not talk to the server (DNS, reset, TLS)
+    │   │   .method .url
     │   └── APITimeoutError               no answer within the Timeout
     ├── APIStatusError                    server answered with an error
-    │   │   .status_code .message .code .request_id .body(bytes)
+    │   │   .status_code .message .code .request_id .body(bytes) .method .url
     │   ├── BadRequestError       400 / 422 / "invalid request: …" / VALIDATION_ERROR
     │   ├── AuthenticationError   401 / INVALID_API_KEY
     │   ├── PermissionDeniedError 403
@@ -23,14 +24,23 @@ ScreenshotCenter with ``{"success": false, "error", "code", "details":
 ``{"error", "code": "VALIDATION_ERROR", "fields"}``. HTML or empty bodies still
 map by status. :func:`status_error` is pure: it takes bytes and returns an
 exception, so it is tested without a server.
+
+``method`` and ``url`` name the request that failed (the transport fills them
+in): ``str(exc)`` starts with ``"GET /crawl/v1/jobs/<id>/detail: "``, so one
+failure among thousands of concurrent requests says which one it was. ``url``
+never carries credentials: no ``user:password@``, no fragment, and no query
+string for a host other than the API's own (a pre-signed storage URL's query
+is its signature). The API key is never in a URL: both services take it in a
+header.
 """
 
 from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import msgspec
 
@@ -49,10 +59,18 @@ __all__ = [
     "WaitTimeoutError",
     "excerpt",
     "parse_retry_after",
+    "redactor",
     "status_error",
 ]
 
 _EXCERPT_BYTES = 200
+# How far past the cut a body is decoded and redacted before being cut: a secret
+# that starts before the cut is replaced whole as long as it is shorter than this
+# (an HTTP header, where the key travels, is never near 64 KiB).
+_REDACT_WINDOW = 64 * 1024
+_REDACTED = "[redacted]"
+
+Redact = Callable[[str], str]
 
 
 class UprockAsyncError(Exception):
@@ -65,8 +83,37 @@ class UprockAsyncError(Exception):
         self.message = message
 
 
+def _where(method: str | None, url: str | None) -> str:
+    """``"GET /path?query: "`` for a message, or ``""`` when the request is unknown."""
+    if not method and not url:
+        return ""
+    target = ""
+    if url:
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return " ".join(part for part in (method, target) if part) + ": "
+
+
 class APIConnectionError(UprockAsyncError):
-    """The server could not be reached, or the connection broke mid-exchange."""
+    """The server could not be reached, or the connection broke mid-exchange.
+
+    ``method`` and ``url`` name the request (``None`` when unknown); ``str(exc)``
+    starts with them, ``message`` is what went wrong.
+    """
+
+    method: str | None = None
+    url: str | None = None
+
+    def __init__(self, message: str, *, method: str | None = None, url: str | None = None) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+
+    def __str__(self) -> str:
+        return _where(self.method, self.url) + self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_plain, (type(self), self.message, self.__dict__))
 
 
 class APITimeoutError(APIConnectionError):
@@ -79,8 +126,10 @@ class APIStatusError(UprockAsyncError):
     Attributes: ``status_code`` (HTTP status; 200 for an error envelope sent with
     200), ``message`` (the service's own text), ``code`` (the service's error code,
     e.g. ``"INVALID_API_KEY"``, when it sent one), ``request_id`` (quote it to the
-    provider's support), ``body`` (the raw response bytes) and ``fields``
-    (per-field validation messages, when sent).
+    provider's support), ``body`` (the raw response bytes), ``fields``
+    (per-field validation messages, when sent), ``method`` and ``url`` (the
+    request that got this answer, ``None`` when unknown; ``str(exc)`` starts
+    with them).
     """
 
     status_code: int
@@ -88,6 +137,9 @@ class APIStatusError(UprockAsyncError):
     request_id: str | None
     body: bytes
     fields: dict[str, Any] | None
+    # Class-level defaults: an error pickled by an older version has neither.
+    method: str | None = None
+    url: str | None = None
 
     def __init__(
         self,
@@ -98,6 +150,8 @@ class APIStatusError(UprockAsyncError):
         request_id: str | None = None,
         body: bytes = b"",
         fields: dict[str, Any] | None = None,
+        method: str | None = None,
+        url: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -105,9 +159,11 @@ class APIStatusError(UprockAsyncError):
         self.request_id = request_id
         self.body = body
         self.fields = fields
+        self.method = method
+        self.url = url
 
     def __str__(self) -> str:
-        parts = [f"HTTP {self.status_code}: {self.message}"]
+        parts = [f"{_where(self.method, self.url)}HTTP {self.status_code}: {self.message}"]
         if self.code:
             parts.append(f"code={self.code}")
         if self.request_id:
@@ -249,9 +305,46 @@ _REASONS = {
 }
 
 
-def excerpt(body: bytes, limit: int = _EXCERPT_BYTES) -> str:
-    """A short, printable quote of a body for messages (never the whole payload)."""
-    text = body[:limit].decode("utf-8", "replace")
+def redactor(secret: str) -> Redact:
+    """A function that replaces ``secret`` in a text, in every spelling a server or
+    a message may give it: as is, JSON-escaped (``\\`` and ``\"``), ``repr``-escaped
+    and percent-encoded."""
+    spellings = {secret}
+    if secret:
+        spellings.add(_json_escaped(secret))
+        spellings.add(repr(secret)[1:-1])
+        spellings.add(quote(secret, safe=""))
+    # Longest first: a spelling that contains another must go before it.
+    ordered = sorted((s for s in spellings if s), key=len, reverse=True)
+
+    def redact(text: str) -> str:
+        for spelling in ordered:
+            if spelling in text:
+                text = text.replace(spelling, _REDACTED)
+        return text
+
+    return redact
+
+
+def _json_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def excerpt(body: bytes, limit: int = _EXCERPT_BYTES, *, redact: Redact | None = None) -> str:
+    """A short, printable quote of a body for messages (never the whole payload).
+
+    ``redact`` runs on the decoded text *before* it is cut to ``limit`` bytes and
+    ``repr``-quoted, so a secret echoed across the cut, or one containing ``\\``
+    or quotes, never survives in part.
+    """
+    window = body[: limit + _REDACT_WINDOW] if redact is not None else body[:limit]
+    text = window.decode("utf-8", "replace")
+    if redact is not None:
+        text = redact(text)
+        encoded = text.encode("utf-8")
+        if len(encoded) > limit:
+            # "ignore": a character split by the cut is dropped, not half-shown.
+            text = encoded[:limit].decode("utf-8", "ignore")
     suffix = f"… ({len(body)} bytes)" if len(body) > limit else ""
     return repr(text) + suffix
 
@@ -334,32 +427,40 @@ def status_error(
     body: bytes,
     headers: Mapping[str, str] | None = None,
     *,
-    redact: str | None = None,
+    redact: str | Redact | None = None,
+    method: str | None = None,
+    url: str | None = None,
 ) -> APIStatusError:
     """Build the exception for an error answer (any status, any body shape).
 
-    ``redact`` is a secret (the API key) that must not appear in the message even
-    if a server echoes it back.
+    ``redact`` is a secret (the API key), or a function that removes it, that
+    must not appear in the message, code or request id even if a server echoes
+    it back. ``method`` and ``url`` name the request (already free of
+    credentials).
     """
+    scrub = (redactor(redact) if redact else None) if isinstance(redact, str) else redact
     message, code, request_id, fields = _body_fields(body)
     if request_id is None and headers is not None:
         request_id = headers.get("X-Request-Id") or headers.get("x-request-id")
     cls = _class_for(status, message, code)
     if not message:
         reason = _REASONS.get(status, "error")
-        message = f"{reason} (body: {excerpt(body)})" if body.strip() else reason
-    if redact:
+        # The excerpt redacts before it cuts: a key across the cut goes whole.
+        message = f"{reason} (body: {excerpt(body, redact=scrub)})" if body.strip() else reason
+    if scrub is not None:
         # str(exc) shows the code and request id too: a server echoing the key
         # in any of them must not put it in a message or a log line.
-        message = message.replace(redact, "[redacted]")
-        code = code.replace(redact, "[redacted]") if code else code
-        request_id = request_id.replace(redact, "[redacted]") if request_id else request_id
+        message = scrub(message)
+        code = scrub(code) if code else code
+        request_id = scrub(request_id) if request_id else request_id
     kwargs: dict[str, Any] = {
         "status_code": status,
         "code": code,
         "request_id": request_id,
         "body": body,
         "fields": fields,
+        "method": method,
+        "url": url,
     }
     if cls is RateLimitError:
         retry_after = parse_retry_after(headers.get("Retry-After")) if headers else None

@@ -6,16 +6,24 @@ only here: the pooled ``aiohttp`` session, timeouts, retries with backoff and
 ``Retry-After``, redirects that never carry the key to a foreign host, body size
 caps, per-attempt stats/logs/overload signals, and the mapping of every
 ``aiohttp`` exception to :class:`APIConnectionError` / :class:`APITimeoutError`.
+
+Every error raised here names its request (``method``, ``url`` without
+credentials). A session the caller passes in is used as it is, with three
+exceptions made per request: ``raise_for_status`` is off (our mapping decides),
+redirects are followed here (never by aiohttp), and a request that must not
+run twice (``idempotent=False``) is never silently resent by aiohttp.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -31,7 +39,9 @@ from ._errors import (
     APITimeoutError,
     ResponseDecodeError,
     UprockAsyncError,
+    excerpt,
     parse_retry_after,
+    redactor,
     status_error,
 )
 from ._stats import StatsRecorder
@@ -54,6 +64,18 @@ USER_AGENT = f"uprock-async/{__version__}"
 
 # (field name, value, filename or None, content type or None)
 Multipart = Sequence[tuple[str, "str | bytes", "str | None", "str | None"]]
+
+# aiohttp >= 3.12 (the first with client middlewares) takes them per request:
+# the only public hook that sits inside its silent one-shot resend of
+# GET/PUT/DELETE on a dropped connection.
+_PER_REQUEST_MIDDLEWARES = hasattr(aiohttp, "ClientMiddlewareType")
+
+# The last request this task completed, so an error found in a 2xx body (a
+# ScreenshotCenter error envelope sent with HTTP 200) can still name it. A
+# ContextVar, because each fan-out item runs in its own task (a copied context).
+_last_request: ContextVar[tuple[str, URL] | None] = ContextVar(
+    "uprock_async_last_request", default=None
+)
 
 
 class Response(NamedTuple):
@@ -80,6 +102,31 @@ class _Failure(Exception):
         self.retryable = retryable
         self.sent = sent
         self.retry_after = retry_after
+
+
+class _NotResent(aiohttp.ClientConnectionError):
+    """A dropped connection, re-raised as a type aiohttp's resend loop lets through."""
+
+    def __init__(self, cause: aiohttp.ClientConnectionError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+async def _no_resend(
+    request: aiohttp.ClientRequest,
+    handler: Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]],
+) -> aiohttp.ClientResponse:
+    """Client middleware: the request may have reached the server before the
+    connection dropped (a billed create), so it must not be sent again unseen.
+
+    aiohttp resends an idempotent method once on ``ClientOSError`` /
+    ``ServerDisconnectedError`` raised by the handler chain; any other error type
+    passes straight out, to our retry policy, which knows what the request means.
+    """
+    try:
+        return await handler(request)
+    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+        raise _NotResent(exc) from exc
 
 
 class Transport:
@@ -110,6 +157,7 @@ class Transport:
         self._base = base
         self._auth = dict(auth_headers)
         self._secret = secret
+        self._redact = redactor(secret)
         self.timeout = timeout
         self.limits = limits
         self.retry = retry
@@ -178,7 +226,9 @@ class Transport:
         return URL(self.base_url + path, encoded=True)
 
     def is_trusted(self, url: URL) -> bool:
-        """May the API key be sent to ``url``?"""
+        """May the API key be sent to ``url``? Never with ``user:password@`` in it."""
+        if url.user is not None or url.password is not None:
+            return False
         if url.origin() == self._base.origin():
             return True
         if url.scheme != "https":
@@ -193,8 +243,18 @@ class Transport:
         return headers
 
     def redact(self, text: str) -> str:
-        """``text`` with the API key replaced, for messages built from foreign strings."""
-        return text.replace(self._secret, "[redacted]") if self._secret in text else text
+        """``text`` with the API key replaced (as is, JSON-, ``repr``- or
+        percent-escaped), for messages built from foreign strings."""
+        return self._redact(text)
+
+    def public_url(self, url: URL) -> str:
+        """``url`` as errors and logs show it: no ``user:password@``, no fragment,
+        and no query for a host that is not the API's (a pre-signed URL's
+        signature is a credential too)."""
+        clean = url.with_user(None).with_fragment(None)
+        if not self.is_trusted(clean):
+            clean = clean.with_query(None)
+        return self.redact(str(clean))
 
     # -- requests --------------------------------------------------------------
 
@@ -240,7 +300,12 @@ class Transport:
 
         The body goes to a temporary file beside ``dest`` that is renamed over it
         only once complete, so a failed or truncated transfer leaves nothing at
-        ``dest``. Missing parent folders are created. Retries restart cleanly.
+        ``dest``. Missing parent folders are created when the body starts to
+        arrive and removed again if the transfer fails. Retries restart cleanly.
+        A ``dest`` that is an existing directory raises :class:`IsADirectoryError`
+        (one below a file, :class:`NotADirectoryError`) before any request. Bytes
+        are capped by ``max_body_size``; a file by ``limits.max_download_size``
+        (``None``: no cap), counted after decompression.
         A status in ``not_ready`` (Uprock's 202 "processing incomplete") is not
         content: it is retried like a 503 and then raised as :class:`APIStatusError`.
         """
@@ -253,11 +318,12 @@ class Transport:
             return (await self._exchange("GET", url, consume=to_bytes))[2]
 
         dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        _check_dest(dest)
+        cap = self.limits.max_download_size
 
         async def to_file(resp: aiohttp.ClientResponse) -> Path:
             _check_ready(resp.status, not_ready)
-            return await self._stream_to(resp, dest, progress)
+            return await self._stream_to(resp, dest, progress, cap)
 
         return (await self._exchange("GET", url, consume=to_file))[2]
 
@@ -266,22 +332,32 @@ class Transport:
         resp: aiohttp.ClientResponse,
         dest: Path,
         progress: Callable[[int, int | None], None] | None,
+        cap: int | None,
     ) -> Path:
         tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
         total = resp.content_length if not resp.headers.get("Content-Encoding") else None
+        if cap is not None and total is not None and total > cap:
+            raise _too_big(resp.status, f"download of {total} bytes", cap)
         done = 0
+        # No await between making the folders and opening the file in them: another
+        # download of this loop that fails cannot remove them in between.
+        created = _make_parents(dest.parent)
         try:
             # Page-cache writes of 256 KiB take microseconds; a thread hop per chunk
             # would cost more than it saves.
             with open(tmp, "wb") as fh:  # noqa: ASYNC230
                 async for chunk in resp.content.iter_chunked(_CHUNK):
-                    fh.write(chunk)
                     done += len(chunk)
+                    if cap is not None and done > cap:
+                        # Counted after decompression: a small gzip can inflate to anything.
+                        raise _too_big(resp.status, "download", cap)
+                    fh.write(chunk)
                     if progress is not None:
                         progress(done, total)
             os.replace(tmp, dest)
         except BaseException:
             tmp.unlink(missing_ok=True)
+            _remove_dirs(created)
             raise
         self.stats.bytes_received += done
         return dest
@@ -337,7 +413,9 @@ class Transport:
         attempt = 0
         while True:
             try:
-                return await self._attempt(session, method, url, json, multipart, consume, attempt)
+                return await self._attempt(
+                    session, method, url, json, multipart, consume, attempt, idempotent
+                )
             except _Failure as failure:
                 may_retry = (
                     failure.retryable
@@ -366,13 +444,15 @@ class Transport:
         multipart: Multipart | None,
         consume: Callable[[aiohttp.ClientResponse], Awaitable[T]],
         attempt: int,
+        idempotent: bool = True,
     ) -> tuple[int, Mapping[str, str], T]:
         """One attempt, following redirects; raises :class:`_Failure` on any failure."""
         self.stats.attempt(retry=attempt > 0)
         started = time.monotonic()
         status = 0
         headers: Mapping[str, str] = {}
-        trusted = url.origin() == self._base.origin() or self.is_trusted(url)
+        trusted = self.is_trusted(url)
+        options = self._request_options(session, idempotent)
         try:
             for _hop in range(_MAX_REDIRECTS + 1):
                 data: Any = json
@@ -386,11 +466,12 @@ class Transport:
                     headers=self._headers(trusted, extra),
                     allow_redirects=False,
                     timeout=self._client_timeout,
+                    **options,
                 ) as resp:
                     status = resp.status
                     headers = resp.headers
                     if status in _REDIRECTS and "Location" in headers:
-                        url = url.join(URL(headers["Location"]))
+                        url = self._redirect_target(url, headers["Location"])
                         trusted = self.is_trusted(url)  # a foreign host never gets the key
                         if status == 303 or (status in (301, 302) and method == "POST"):
                             method, json, multipart = "GET", None, None
@@ -398,9 +479,10 @@ class Transport:
                         continue
                     if status >= 400:
                         body = await _read_prefix(resp, _ERROR_BODY_CAP)
-                        raise self._status_failure(status, headers, body)
+                        raise self._status_failure(method, url, status, headers, body)
                     result = await consume(resp)
                     self._report(method, url, attempt, started, status, headers, None)
+                    _last_request.set((method, url))
                     return status, headers, result
             raise _Failure(
                 APIConnectionError(f"too many redirects (more than {_MAX_REDIRECTS})"),
@@ -408,19 +490,94 @@ class Transport:
                 sent=True,
             )
         except _Failure as failure:
+            self._locate(failure.error, method, url)
             self._report(method, url, attempt, started, status, headers, failure.error)
             raise
         except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, ConnectionError) as exc:
             mapped = self._exception_failure(exc, url)
+            self._locate(mapped.error, method, url)
             self._report(method, url, attempt, started, status, headers, mapped.error)
             raise mapped from exc
 
-    def status_error(self, status: int, body: bytes, headers: Mapping[str, str]) -> APIStatusError:
-        """The exception for an error answer, with the key redacted from its message."""
-        return status_error(status, body, headers, redact=self._secret)
+    def _request_options(self, session: aiohttp.ClientSession, idempotent: bool) -> dict[str, Any]:
+        """Per-request settings that hold whatever the session's own defaults are."""
+        # A caller's session made with raise_for_status=True would turn a 404 into
+        # an aiohttp exception (mapped as a connection failure, and retried).
+        options: dict[str, Any] = {"raise_for_status": False}
+        # Our own sessions have aiohttp's resend switched off for everything; a
+        # caller's keeps it for reads, but a create must never run twice unseen.
+        # (aiohttp 3.10/3.11 have no per-request hook: there a caller's session
+        # keeps the resend; mutating the caller's session instead would change
+        # its other requests too.)
+        if (
+            not idempotent
+            and _PER_REQUEST_MIDDLEWARES
+            and getattr(session, "_retry_connection", True)
+        ):
+            # Per-request middlewares replace the session's: keep the caller's.
+            options["middlewares"] = (_no_resend, *getattr(session, "_middlewares", ()))
+        return options
 
-    def _status_failure(self, status: int, headers: Mapping[str, str], body: bytes) -> _Failure:
-        error = self.status_error(status, body, headers)
+    def _redirect_target(self, url: URL, location: str) -> URL:
+        """Where a redirect points; a ``Location`` that is not a plain http(s) URL
+        (malformed, another scheme, ``user:password@``) is refused, never followed."""
+        try:
+            target = url.join(URL(location))
+            usable = (
+                target.scheme in ("http", "https")
+                and bool(target.host)
+                and target.user is None
+                and target.password is None
+            )
+        except ValueError:
+            usable = False
+        if not usable:
+            quoted = excerpt(location.encode("utf-8", "replace"), redact=self.redact)
+            raise _Failure(
+                APIConnectionError(
+                    f"the server redirected to {quoted}, which is not an http(s) URL "
+                    "without credentials; not followed"
+                ),
+                retryable=False,
+                sent=True,
+            )
+        return target
+
+    def _locate(self, error: UprockAsyncError, method: str, url: URL) -> None:
+        """Name the request in ``error`` (it was built where the request was unknown)."""
+        if isinstance(error, (APIStatusError, APIConnectionError)) and error.method is None:
+            error.method = method
+            error.url = self.public_url(url)
+
+    def status_error(
+        self,
+        status: int,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        method: str | None = None,
+        url: URL | None = None,
+    ) -> APIStatusError:
+        """The exception for an error answer, with the key redacted from its message.
+
+        ``method``/``url`` default to the last request this task completed: the
+        one whose 2xx body turned out to be an error envelope.
+        """
+        if method is None and url is None:
+            method, url = _last_request.get() or (None, None)
+        return status_error(
+            status,
+            body,
+            headers,
+            redact=self._redact,
+            method=method,
+            url=None if url is None else self.public_url(url),
+        )
+
+    def _status_failure(
+        self, method: str, url: URL, status: int, headers: Mapping[str, str], body: bytes
+    ) -> _Failure:
+        error = self.status_error(status, body, headers, method=method, url=url)
         retry_after = parse_retry_after(headers.get("Retry-After"))
         return _Failure(
             error,
@@ -430,6 +587,8 @@ class Transport:
         )
 
     def _exception_failure(self, exc: BaseException, url: URL) -> _Failure:
+        if isinstance(exc, _NotResent):
+            exc = exc.cause  # report what happened, not how it was kept from a resend
         where = f"{url.scheme}://{url.host}"
         detail = self.redact(str(exc) or type(exc).__name__)
         if isinstance(exc, (aiohttp.ClientSSLError, aiohttp.InvalidURL)):
@@ -503,12 +662,65 @@ class Transport:
             log.debug(
                 "%s %s -> %s in %.1f ms (attempt %d, request_id=%s)",
                 method,
-                self.redact(url.path_qs if url.origin() == self._base.origin() else str(url)),
+                self.redact(url.path_qs)
+                if url.origin() == self._base.origin()
+                else self.public_url(url),
                 outcome,
                 latency * 1000,
                 attempt + 1,
                 request_id,
             )
+
+
+def _too_big(status: int, what: str, cap: int) -> _Failure:
+    return _Failure(
+        ResponseDecodeError(
+            f"{what} exceeds max_download_size={cap} bytes (Limits.max_download_size)",
+            status_code=status,
+        ),
+        retryable=False,
+        sent=True,
+    )
+
+
+def _check_dest(dest: Path) -> None:
+    """Refuse, before any request, a ``dest`` no file can be written to."""
+    if dest.is_dir():
+        raise IsADirectoryError(
+            errno.EISDIR, "dest is a directory; pass the path of the file to write", str(dest)
+        )
+    for parent in dest.parents:  # the nearest existing ancestor must be a folder
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(
+                    errno.ENOTDIR, "a parent of dest is a file, not a folder", str(parent)
+                )
+            return
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those made here, outermost first."""
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    created: list[Path] = []
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue  # made meanwhile by another thread or process: theirs, not ours
+        created.append(path)
+    return created
+
+
+def _remove_dirs(created: list[Path]) -> None:
+    """Undo :func:`_make_parents`, innermost first, as far as the folders are empty."""
+    for path in reversed(created):
+        try:
+            path.rmdir()
+        except OSError:
+            return  # another download's file lives there now: it and its parents stay
 
 
 def _check_ready(status: int, not_ready: frozenset[int]) -> None:

@@ -41,9 +41,11 @@ class UprockClient(JobsMixin):
     process. Arguments: ``api_key`` (default env ``UPROCK_API_KEY``),
     ``base_url`` (default env ``UPROCK_BASE_URL`` or the public API),
     ``timeout`` (seconds or :class:`~uprock_async.Timeout`), ``limits``
-    (:class:`~uprock_async.Limits`), ``retry`` (:class:`~uprock_async.RetryPolicy`
+    (:class:`~uprock_async.Limits`: the pool, and ``max_download_size`` for files
+    :meth:`download` writes), ``retry`` (:class:`~uprock_async.RetryPolicy`
     or max retries), ``session`` (your own ``aiohttp.ClientSession``, never
-    closed by us), ``trace_configs`` (``aiohttp.TraceConfig`` s, e.g.
+    closed by us; per request, its ``raise_for_status`` is switched off and a
+    create is never silently resent by it), ``trace_configs`` (``aiohttp.TraceConfig`` s, e.g.
     OpenTelemetry's), ``max_body_size`` (bytes; larger answers are refused).
     """
 

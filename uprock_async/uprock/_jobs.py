@@ -16,7 +16,7 @@ from yarl import URL
 
 from .._base import BaseClient
 from .._decode import json_body
-from .._errors import UprockAsyncError, WaitTimeoutError
+from .._errors import ResponseDecodeError, UprockAsyncError, WaitTimeoutError, excerpt
 from .._fanout import gather
 from .._poll import poll_until_terminal
 from . import _build
@@ -220,8 +220,12 @@ class JobsMixin(BaseClient):
         :class:`JobDetail` (its ``download_url``, else the id's URL), a :class:`Job`,
         or an absolute URL. With ``dest`` the body streams to a temporary file beside
         it that is renamed into place only when complete, so a failed or truncated
-        download leaves nothing at ``dest``; missing parent folders are created.
-        ``gzip``/``deflate`` encodings are undone transparently. ``progress`` is
+        download leaves nothing at ``dest``; missing parent folders are created, and
+        removed again if the download fails. A ``dest`` that is an existing
+        directory raises :class:`IsADirectoryError` before any request. A file is
+        capped at :attr:`Limits.max_download_size <uprock_async.Limits>` bytes
+        (default: no cap), ``bytes`` at ``max_body_size``; both count decompressed
+        bytes. ``gzip``/``deflate`` encodings are undone transparently. ``progress`` is
         called as ``(bytes_so_far, total_or_None)``. A ``202`` "processing
         incomplete" answer is retried and, if it persists, raised as
         :class:`~uprock_async.APIStatusError` (``status_code == 202``) — never
@@ -230,7 +234,9 @@ class JobsMixin(BaseClient):
         Credentials: the API key is sent only to the configured base URL's origin or
         over https to a ``*.edge.uprock.com`` host. Any other ``download_url`` (or
         redirect target) is fetched **without** the key — it cannot leak, and a
-        pre-signed storage URL still works.
+        pre-signed storage URL still works. A URL with ``user:password@`` is never
+        fetched: your own raises ``ValueError`` before any request; one the service
+        sent as ``download_url`` raises :class:`~uprock_async.ResponseDecodeError`.
         """
         target = self._download_url(job)
         path = None if dest is None else Path(os.fspath(dest))
@@ -243,7 +249,7 @@ class JobsMixin(BaseClient):
     def _download_url(self, job: object) -> URL:
         if isinstance(job, JobDetail):
             if job.download_url:
-                return _absolute(job.download_url)
+                return self._served_url(job)
             job = job.job_id
         elif isinstance(job, Job):
             job = job.job_id
@@ -255,6 +261,23 @@ class JobsMixin(BaseClient):
             )
         job_id = validate_job_id(job)
         return self._transport.url(f"/crawl/v1/jobs/{job_id}/download")
+
+    def _served_url(self, detail: JobDetail) -> URL:
+        """The ``download_url`` the service sent: a bad one is the service's fault,
+        not the caller's, so it is our error rather than ``ValueError``."""
+        text = detail.download_url or ""
+        try:
+            return _absolute(text)
+        except ValueError:
+            quoted = excerpt(
+                _masked(text).encode("utf-8", "replace"), redact=self._transport.redact
+            )
+            error = ResponseDecodeError(
+                f"the download_url sent for job {detail.job_id} is not an http(s) URL "
+                f"without user:password@: {quoted}"
+            )
+            self._count_error(error)
+            raise error from None
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -269,4 +292,19 @@ class JobsMixin(BaseClient):
 
 
 def _absolute(url: str) -> URL:
-    return URL(_build.job_url(url))
+    """An absolute http(s) URL, else ``ValueError``; ``user:password@`` is refused,
+    since the key must never go to such a URL and it is how ``https://evil.com@host/``
+    disguises its real host."""
+    parsed = URL(_build.job_url(url))
+    if parsed.user is not None or parsed.password is not None:
+        raise ValueError("a download URL must not contain user:password@ (credentials)")
+    return parsed
+
+
+def _masked(url: str) -> str:
+    """``url`` with any password hidden, for quoting in a message."""
+    try:
+        parsed = URL(url)
+        return str(parsed.with_password("***")) if parsed.password else url
+    except ValueError:
+        return url
