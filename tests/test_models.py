@@ -6,6 +6,7 @@ The seeds are copied verbatim from the services' documentation
 
 from __future__ import annotations
 
+import typing
 from datetime import datetime, timezone
 from typing import Any
 
@@ -363,9 +364,10 @@ def test_crawl_seed_apps_and_trackers_decode_with_return_renamed() -> None:
             error="",
             output_url="",
             output_data={},
-            updated_at=None,  # "" on the wire
+            updated_at="",  # type: ignore[arg-type]  # the wire string is kept; reads as None
         )
     ]
+    assert shot.apps[0].updated_at is None
     [tracker] = shot.trackers
     assert isinstance(tracker, Tracker)
     assert (tracker.id, tracker.name, tracker.value) == ("test", "page title", "document.title")
@@ -378,27 +380,6 @@ def test_crawl_seed_apps_and_trackers_decode_with_return_renamed() -> None:
     assert tracker.return_ == [
         TrackerReturn(found=1, shot=1, value="My Page Title", name="page title")
     ]
-
-
-def _normalise(value: Any) -> Any:
-    """The seed as we expect to encode it: "" timestamps become null and
-    nanosecond timestamps are rounded to microseconds."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if key.endswith("_at") and isinstance(item, str):
-                item = (
-                    None
-                    if item == ""
-                    else msgspec.json.encode(msgspec.json.decode(f'"{item}"', type=datetime))
-                    .decode()
-                    .strip('"')
-                )
-            out[key] = _normalise(item)
-        return out
-    if isinstance(value, list):
-        return [_normalise(item) for item in value]
-    return value
 
 
 def _assert_same_shape(seed: Any, encoded: Any, extra: frozenset[str], where: str = "$") -> None:
@@ -419,21 +400,21 @@ def _assert_same_shape(seed: Any, encoded: Any, extra: frozenset[str], where: st
         assert seed == encoded, where
 
 
-def test_job_detail_encodes_back_to_the_seed_shape() -> None:
-    # Nanosecond timestamps come back with microsecond precision (Python's datetime).
+def test_job_detail_encodes_back_to_the_seed_exactly() -> None:
+    # Timestamps are kept as the wire string, nanoseconds included.
     encoded = msgspec.json.decode(msgspec.json.encode(_decode_detail()))
-    _assert_same_shape(_normalise(_seed(JOB_DETAIL_SEED)), encoded, frozenset())
-    assert encoded["job"]["submitted_at"] == "2026-02-17T11:38:58.467667Z"
+    _assert_same_shape(_seed(JOB_DETAIL_SEED), encoded, frozenset())
+    assert encoded["job"]["submitted_at"] == "2026-02-17T11:38:58.467667051Z"
 
 
-def test_crawl_encodes_back_to_the_seed_shape_with_empty_timestamps_as_null() -> None:
-    # "" timestamps decode to None and so encode as null; Screenshot's
+def test_crawl_encodes_back_to_the_seed_shape_with_empty_timestamps_kept() -> None:
+    # "" timestamps read as None but encode as sent; Screenshot's
     # has_html/has_pdf/has_video (official SDK fields, absent here) encode as null.
     encoded = msgspec.json.decode(msgspec.json.encode(_decode_crawl()))
     del encoded["error"], encoded["code"], encoded["details"]  # the error half of the envelope
     extra = frozenset({"has_html", "has_pdf", "has_video"})
-    _assert_same_shape(_normalise(_seed(CRAWL_INFO_SEED)), encoded, extra)
-    assert encoded["data"]["created_at"] is None
+    _assert_same_shape(_seed(CRAWL_INFO_SEED), encoded, extra)
+    assert encoded["data"]["created_at"] == ""
     assert encoded["data"]["screenshots"][0]["trackers"][0]["return"][0]["found"] == 1
     assert msgspec.json.decode(msgspec.json.encode(_decode_crawl()), type=Envelope[Crawl]) == (
         _decode_crawl()
@@ -474,28 +455,37 @@ def test_models_are_untracked_by_the_garbage_collector() -> None:
     assert not gc.is_tracked(detail.response_headers[0])
 
 
-def test_every_timestamp_field_ends_in_at_and_defaults_to_none() -> None:
-    """_decode hides empty ``"…_at":""`` values by renaming the key, so the field must
-    fall back to ``None``; and a datetime field not ending in ``_at`` would be missed."""
+def test_every_timestamp_field_is_pinned_and_parsed_on_access() -> None:
+    """Which fields are timestamps, pinned: each reads as a datetime through the
+    descriptor, and every field annotated ``Timestamp`` has one."""
     from uprock_async import screenshotcenter, uprock
+    from uprock_async._timestamps import TIMESTAMP_FIELDS, Timestamp, TimestampField
 
+    assert {cls.__name__: names for cls, names in TIMESTAMP_FIELDS.items()} == {
+        "Job": ("submitted_at",),
+        "JobResult": ("created_at",),
+        "CrawlSession": ("created_at", "expires_at", "closed_at"),
+        "App": ("updated_at",),
+        "Screenshot": ("created_at", "finished_at"),
+        "Crawl": ("created_at",),
+        "Account": ("created_at",),
+    }
     structs = [
         obj
         for module in (uprock.models, screenshotcenter.models)
         for obj in vars(module).values()
         if isinstance(obj, type) and issubclass(obj, msgspec.Struct)
     ]
-    checked = 0
+    annotated = 0
     for struct in structs:
-        info = msgspec.inspect.type_info(struct)
-        assert isinstance(info, msgspec.inspect.StructType)
-        for field in info.fields:
-            types = getattr(field.type, "types", (field.type,))
-            if any(isinstance(t, msgspec.inspect.DateTimeType) for t in types):
-                checked += 1
-                assert field.encode_name.endswith("_at"), (struct, field.name)
+        for field in msgspec.structs.fields(struct):
+            if Timestamp in typing.get_args(field.type):
+                annotated += 1
+                assert isinstance(struct.__dict__[field.name], TimestampField), field
                 assert field.default is None, (struct, field.name)
-    assert checked >= 8
+            else:
+                assert not isinstance(getattr(struct, field.name, None), TimestampField)
+    assert annotated == sum(len(names) for names in TIMESTAMP_FIELDS.values())
 
 
 def test_empty_timestamps_decode_to_none_in_compact_and_pretty_json() -> None:

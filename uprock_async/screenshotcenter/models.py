@@ -1,18 +1,23 @@
 """ScreenshotCenter API payloads as msgspec structs.
 
 Fields are named as on the wire (``Tracker.return_`` is ``return`` on the wire);
-unknown fields are ignored; timestamps are timezone-aware ``datetime`` with
-``""``/``null`` decoded to ``None``; statuses are open-ended ``str``
-(``processing``, ``finished``, ``error`` today). Every field has a default, so
-the shorter shapes of list endpoints decode with the same types.
+unknown fields are ignored; timestamps read as timezone-aware ``datetime`` with
+``""``/``null`` read as ``None``, parsed on access from the wire string (see
+:mod:`uprock_async._timestamps`); statuses are open-ended ``str``
+(``processing``, ``finished``, ``error`` today). Every field but the ``id`` of a
+screenshot, crawl or batch has a default, so the shorter shapes of list
+endpoints decode with the same types, and a ``null`` in any field decodes to
+``None`` where the field is optional, else to its default; a missing or null
+``id`` is a :class:`~uprock_async.ResponseDecodeError`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import msgspec
+
+from .._timestamps import Timestamp, timestamps
 
 __all__ = [
     "Account",
@@ -44,6 +49,7 @@ class _Status(msgspec.Struct, gc=False):
         return str(getattr(self, "status", "")).lower() in _TERMINAL
 
 
+@timestamps
 class App(msgspec.Struct, gc=False):
     """An app run on a screenshot (OCR, extraction …) and its output."""
 
@@ -56,7 +62,7 @@ class App(msgspec.Struct, gc=False):
     error: str = ""
     output_url: str = ""
     output_data: dict[str, Any] = {}
-    updated_at: datetime | None = None
+    updated_at: Timestamp | None = None
 
 
 class TrackerReturn(msgspec.Struct, gc=False):
@@ -81,12 +87,13 @@ class Tracker(msgspec.Struct, gc=False):
     return_: list[TrackerReturn] = msgspec.field(default_factory=list, name="return")
 
 
+@timestamps
 class Screenshot(_Status, gc=False):
     """A screenshot: the request's ~70 options, its status and its results."""
 
     id: int
     status: str = ""
-    error: str = ""
+    error: str | None = None
     url: str = ""
     country: str = ""
     final_url: str = ""
@@ -135,7 +142,7 @@ class Screenshot(_Status, gc=False):
     geo_enable: bool = False
     geo_latitude: float = 0
     geo_longitude: float = 0
-    region: str = ""
+    region: str | None = None
     language: str = ""
     timezone: str = ""
     device_name: str = ""
@@ -145,8 +152,8 @@ class Screenshot(_Status, gc=False):
     device_landscape: bool = False
     browser: str = ""
     user_agent: str = ""
-    created_at: datetime | None = None
-    finished_at: datetime | None = None
+    created_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
     tag: list[str] = []
     steps: list[dict[str, Any]] = []
     trackers: list[Tracker] = []
@@ -157,6 +164,7 @@ class Screenshot(_Status, gc=False):
     has_video: bool | None = None
 
 
+@timestamps
 class Crawl(_Status, gc=False):
     """A site crawl: its progress counters and, from ``crawl/info``, every screenshot."""
 
@@ -168,8 +176,8 @@ class Crawl(_Status, gc=False):
     total_discovered: int = 0
     processed: int = 0
     failed: int = 0
-    error: str = ""
-    created_at: datetime | None = None
+    error: str | None = None
+    created_at: Timestamp | None = None
     started: int = 0
     finished: int = 0
     screenshots: list[Screenshot] = []
@@ -180,13 +188,14 @@ class Batch(_Status, gc=False):
 
     id: int
     status: str = ""
-    error: str = ""
+    error: str | None = None
     count: int = 0
     processed: int = 0
     failed: int = 0
     zip_url: str | None = None
 
 
+@timestamps
 class Account(msgspec.Struct, gc=False, omit_defaults=True):
     """``account/info``. Every field is optional: the service may send only ``balance``
     (absent fields are ``None`` and are left out again when encoded)."""
@@ -197,7 +206,7 @@ class Account(msgspec.Struct, gc=False, omit_defaults=True):
     plan: str | None = None
     credits: int | float | None = None
     used: int | float | None = None
-    created_at: datetime | None = None
+    created_at: Timestamp | None = None
 
 
 class _ErrorDetails(msgspec.Struct, gc=False):

@@ -177,6 +177,10 @@ def _cookies(cookies: object) -> list[dict[str, Any]]:
                 raise ValueError(f"invalid cookie {dict(cookie)!r}: {exc}") from None
         if not isinstance(cookie, Cookie):
             raise TypeError(f"each cookie must be a Cookie or a dict, got {type(cookie).__name__}")
+        if not cookie.name:
+            # Cookie.name defaults to "" so that a null from the server decodes;
+            # a cookie we send still needs one.
+            raise ValueError("invalid cookie: a cookie needs a name")
         fields = msgspec.structs.asdict(cookie)
         out.append({k: v for k, v in fields.items() if v is not None})
     return out

@@ -1,18 +1,23 @@
 """Uprock Crawl API payloads as msgspec structs.
 
 Fields are named as on the wire; unknown fields are ignored, so a new server
-field never breaks a caller. Timestamps are timezone-aware ``datetime``
-(``""``/``null`` become ``None``); ids stay ``str``; statuses are open-ended
-``str`` with helper properties. ``msgspec.json.encode(model)`` gives back the
-same JSON shape.
+field never breaks a caller. A ``null`` in any field decodes: to ``None`` where
+the field is optional, else to its default (``""``, ``[]``, ``{}``); only a
+missing or null ``Job.job_id``, ``CrawlSession.id`` or ``JobDetail.job`` is a
+:class:`~uprock_async.ResponseDecodeError`. Timestamps read as timezone-aware
+``datetime`` (``""``/``null`` read as ``None``), parsed on access from the wire
+string (see :mod:`uprock_async._timestamps`); ids stay ``str``; statuses are
+open-ended ``str`` with helper properties. ``msgspec.json.encode(model)`` gives
+back the same JSON shape, timestamps exactly as received.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import msgspec
+
+from .._timestamps import Timestamp, timestamps
 
 __all__ = [
     "TERMINAL_JOB_STATUSES",
@@ -36,15 +41,15 @@ TERMINAL_JOB_STATUSES = frozenset(
 class Header(msgspec.Struct, gc=False):
     """One HTTP header of the fetched exchange (repeated names appear repeatedly)."""
 
-    name: str
-    value: str
+    name: str = ""
+    value: str = ""
 
 
 class Cookie(msgspec.Struct, gc=False):
     """A cookie sent or received by the job (filled when ``parse_cookies=True``)."""
 
-    name: str
-    value: str
+    name: str = ""
+    value: str = ""
     domain: str | None = None
     path: str | None = None
     expires: str | None = None
@@ -54,16 +59,17 @@ class Cookie(msgspec.Struct, gc=False):
     samesite: str | None = None
 
 
+@timestamps
 class Job(msgspec.Struct, gc=False):
     """A crawl job: what to fetch, from where, and where it stands (``status``)."""
 
     job_id: str
-    status: str
+    status: str = ""
     url: str | None = None
     method: str | None = None
     placement: dict[str, Any] = {}
     session_id: str | None = None
-    submitted_at: datetime | None = None
+    submitted_at: Timestamp | None = None
     timeout_sec: int | None = None
 
     @property
@@ -77,13 +83,14 @@ class Job(msgspec.Struct, gc=False):
         return self.status.lower() == "completed"
 
 
+@timestamps
 class JobResult(msgspec.Struct, gc=False):
     """The outcome of the fetch: HTTP status, timing, size, TLS, or the error."""
 
     id: str | None = None
     success: bool | None = None
     status_code: int | None = None
-    created_at: datetime | None = None
+    created_at: Timestamp | None = None
     time_ms: int | None = None
     timestamp_ms: int | None = None
     size_bytes: int | None = None
@@ -123,14 +130,15 @@ class JobDetail(msgspec.Struct, gc=False):
         return None
 
 
+@timestamps
 class CrawlSession(msgspec.Struct, gc=False):
     """A sticky session: jobs sent with its ``id`` run on the same device."""
 
     id: str
-    status: str
-    created_at: datetime | None = None
-    expires_at: datetime | None = None
-    closed_at: datetime | None = None
+    status: str = ""
+    created_at: Timestamp | None = None
+    expires_at: Timestamp | None = None
+    closed_at: Timestamp | None = None
     device_id: str | None = None
     placement: dict[str, Any] = {}
     job_ids: list[str] = []
