@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._stats import ClientStats
+    from .screenshotcenter.models import Crawl
+    from .uprock.models import JobDetail
 
-__all__ = ["esc", "stats_html", "table"]
+__all__ = ["crawl_html", "esc", "job_detail_html", "stats_html", "table"]
 
 _STYLE = "border-collapse:collapse;font-family:monospace;font-size:12px"
 _CELL = "padding:2px 8px;text-align:left;border-bottom:1px solid #ddd"
@@ -82,3 +84,77 @@ def stats_html(stats: ClientStats) -> str:
         ("latency p99", _ms(stats.latency_p99)),
     ]
     return table(rows, caption="ClientStats") + _histogram_svg(stats.latency_histogram)
+
+
+_SHOT_ROWS = 20  # screenshots shown before "… N more"
+
+
+def _grid(header: tuple[str, ...], rows: Iterable[tuple[object, ...]]) -> str:
+    head = "".join(f"<th style='{_CELL}'>{esc(name)}</th>" for name in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='{_CELL}'>{esc(value)}</td>" for value in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table style='{_STYLE}'><tr>{head}</tr>{body}</table>"
+
+
+def crawl_html(crawl: Crawl) -> str:
+    """A crawl: its counters, its screenshots' status counts, the first screenshots."""
+    counts: dict[str, int] = {}
+    for shot in crawl.screenshots:
+        counts[shot.status] = counts.get(shot.status, 0) + 1
+    summary = table(
+        [
+            ("id", crawl.id),
+            ("status", crawl.status),
+            ("domain", crawl.domain),
+            ("start_url", crawl.start_url),
+            (
+                "discovered / processed / failed",
+                f"{crawl.total_discovered} / {crawl.processed} / {crawl.failed}",
+            ),
+            ("created_at", crawl.created_at),
+            ("screenshots", ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "-"),
+            *([("error", crawl.error)] if crawl.error else []),
+        ],
+        caption=f"Crawl {crawl.id}",
+    )
+    shown = crawl.screenshots[:_SHOT_ROWS]
+    rows = [(s.id, s.status, s.url, s.response_code, s.finished_at) for s in shown]
+    grid = _grid(("id", "status", "url", "response_code", "finished_at"), rows) if rows else ""
+    more = len(crawl.screenshots) - len(shown)
+    tail = f"<div style='font-family:monospace;font-size:12px'>… {more} more</div>" if more else ""
+    return summary + grid + tail
+
+
+def job_detail_html(detail: JobDetail) -> str:
+    """A job detail: the job, its status and timings; headers collapsed."""
+    job, result = detail.job, detail.result
+    rows: list[tuple[object, object]] = [
+        ("job_id", job.job_id),
+        ("status", job.status),
+        ("url", job.url),
+        ("method", job.method),
+        ("submitted_at", job.submitted_at),
+    ]
+    if result is not None:
+        rows += [
+            ("status_code", result.status_code),
+            ("time_ms", result.time_ms),
+            ("size_bytes", result.size_bytes),
+            ("created_at", result.created_at),
+        ]
+        if result.error_type or result.error_message:
+            rows.append(("error", f"{result.error_type or ''}: {result.error_message or ''}"))
+    html = table(rows, caption=f"JobDetail {job.job_id}")
+    for name, headers in (
+        ("request headers", detail.request_headers),
+        ("response headers", detail.response_headers),
+    ):
+        if headers:
+            inner = _grid(("name", "value"), ((h.name, h.value) for h in headers))
+            html += (
+                f"<details><summary style='font-family:monospace;font-size:12px'>"
+                f"{esc(name)} ({len(headers)})</summary>{inner}</details>"
+            )
+    return html

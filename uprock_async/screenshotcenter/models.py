@@ -163,6 +163,10 @@ class Screenshot(_Status, gc=False):
     has_pdf: bool | None = None
     has_video: bool | None = None
 
+    def __repr__(self) -> str:
+        # ~70 fields: the full form of a 1000-screenshot crawl would print megabytes.
+        return f"Screenshot(id={self.id!r}, status={self.status!r}, url={self.url!r})"
+
 
 @timestamps
 class Crawl(_Status, gc=False):
@@ -181,6 +185,19 @@ class Crawl(_Status, gc=False):
     started: int = 0
     finished: int = 0
     screenshots: list[Screenshot] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"Crawl(id={self.id!r}, status={self.status!r}, domain={self.domain!r}, "
+            f"processed={self.processed}, failed={self.failed}, "
+            f"screenshots={len(self.screenshots)})"
+        )
+
+    def _repr_html_(self) -> str:
+        """Counters, screenshot status counts and the first screenshots (Jupyter)."""
+        from .._html import crawl_html
+
+        return crawl_html(self)
 
 
 class Batch(_Status, gc=False):

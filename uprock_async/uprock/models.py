@@ -129,6 +129,22 @@ class JobDetail(msgspec.Struct, gc=False):
                 return header.value
         return None
 
+    def __repr__(self) -> str:
+        # Short on purpose: a list of thousands of details must print in kilobytes.
+        code = None if self.result is None else self.result.status_code
+        return (
+            f"JobDetail(job_id={self.job.job_id!r}, status={self.job.status!r}, "
+            f"url={self.job.url!r}, status_code={code!r}, "
+            f"headers={len(self.request_headers)}+{len(self.response_headers)}, "
+            f"cookies={len(self.request_cookies)}+{len(self.response_cookies)})"
+        )
+
+    def _repr_html_(self) -> str:
+        """The job, its status and timings, headers collapsed (Jupyter)."""
+        from .._html import job_detail_html
+
+        return job_detail_html(self)
+
 
 @timestamps
 class CrawlSession(msgspec.Struct, gc=False):
