@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from uprock_async import ScreenshotCenterClient, __version__
-from uprock_async.cli import main
+from uprock_async.cli import build_parser, main
 from uprock_async.testing import FakeServer
 
 _KEY_VARS = (
@@ -129,7 +129,10 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
     "arguments",
     [
         ["job-details", "--concurrency", "0"],
+        ["job-details", "--concurrency", "fast"],
         ["job-details", "--per-second", "-1"],
+        ["save-crawl", "1", "dir", "--concurrency", "0"],
+        ["save-crawl", "1", "dir", "--concurrency", "Auto"],
         ["demo", "--jobs", "many"],
         ["save-crawl", "1", "dir", "--kinds", "image,gif"],
         ["crawl-info", "abc"],
@@ -143,6 +146,19 @@ def test_bad_arguments_are_a_usage_error_with_exit_status_2(
         main(arguments)
     assert exit_info.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["demo"], ["job-details"], ["save-crawl", "1", "dir"]])
+def test_every_concurrency_option_takes_an_int_or_auto(command: list[str]) -> None:
+    parser = build_parser()
+    assert parser.parse_args([*command, "--concurrency", "auto"]).concurrency == "auto"
+    assert parser.parse_args([*command, "--concurrency", "7"]).concurrency == 7
+
+
+def test_a_bad_concurrency_names_both_forms(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["save-crawl", "1", "dir", "--concurrency", "fast"])
+    assert "expected a positive integer or 'auto', got 'fast'" in capsys.readouterr().err
 
 
 async def test_a_missing_key_is_one_line_naming_the_variable_in_a_subprocess() -> None:
@@ -402,3 +418,29 @@ async def test_save_crawl_exits_1_when_a_screenshot_fails(
     assert result.returncode == 1
     assert "Traceback" not in result.stderr.decode()
     assert "failed" in result.stdout.decode()
+
+
+@pytest.mark.skipif(
+    not hasattr(ScreenshotCenterClient, "save_crawl"),
+    reason="ScreenshotCenterClient.save_crawl is not implemented in this build",
+)
+async def test_save_crawl_accepts_concurrency_auto(server: FakeServer, tmp_path: Path) -> None:
+    crawl_id = server.add_crawl(screenshots=12)
+    result = await cli(
+        "save-crawl", str(crawl_id), str(tmp_path), "--concurrency", "auto",
+        "--kinds", "image,html", "--base-url", server.screenshotcenter_url, env=_keys(server),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode()
+    assert "saved 24 files of 12 screenshots" in result.stdout.decode()
+
+
+async def test_job_details_reads_crlf_ids_split_across_pipe_reads(server: FakeServer) -> None:
+    ids = server.add_jobs(3)
+    padding = b"\r\n" * 40_000  # blank lines: the ids land beyond the first 64 KiB read
+    stdin = padding + f"{ids[0]}\r\n\r\n  {ids[1]}  \r\n".encode() + padding + ids[2].encode()
+    result = await cli(
+        "job-details", "--base-url", server.uprock_url, env=_keys(server), stdin=stdin
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert sorted(str(line["id"]) for line in _json_lines(result.stdout)) == sorted(ids)
+    assert "3 ids: 3 ok, 0 failed" in result.stderr.decode()

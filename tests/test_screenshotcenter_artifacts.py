@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from tests.conftest import FAST_RETRY
@@ -92,7 +93,7 @@ async def test_a_truncated_download_leaves_no_file_and_no_part_file(
         with pytest.raises(APIConnectionError):
             await client.download_screenshot(shot_id, dest=dest)
     assert not dest.exists()
-    assert list(dest.parent.iterdir()) == []
+    assert all_paths(tmp_path) == []  # nor the folder the download would have made
 
 
 async def test_save_screenshot_saves_every_artifact_it_has(
@@ -206,3 +207,122 @@ async def test_artifact_downloads_never_put_the_key_in_the_query(
     for request in server.requests:
         assert "key" not in request.query
         assert request.headers["X-API-KEY"] == server.api_key
+
+
+# -- one kind fails: our error, all or nothing ------------------------------------------
+
+
+def all_files(folder: Path) -> list[str]:
+    """Every file under ``folder`` (hidden temporary names included), relative."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def all_paths(folder: Path) -> list[str]:
+    """Every file and folder under ``folder``, relative."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+async def with_every_kind(server: FakeServer, sc: ScreenshotCenterClient) -> int:
+    """A finished screenshot that has an image, HTML, a PDF and a video."""
+    server.screenshot_completion_delay = 0.0
+    shot = await sc.create_screenshot("https://example.com", html=True, pdf=True, video=True)
+    await sc.wait_for_screenshot(shot.id, poll_interval=0.01)
+    return shot.id
+
+
+async def test_a_failing_kind_raises_our_error_and_cancels_the_others(
+    server: FakeServer, sc: ScreenshotCenterClient, tmp_path: Path
+) -> None:
+    shot_id = await with_every_kind(server, sc)
+    # The other kinds take 3 s each (kept short: the server finishes its handlers
+    # before the fixture can stop it); the 404 must cancel them, not wait for them.
+    server.artifact_latency = 3
+    server.inject("*/screenshot/pdf", status=404, times=None)
+    with anyio.fail_after(2), pytest.raises(NotFoundError) as caught:
+        await sc.save_screenshot(shot_id, tmp_path / "out")
+    assert type(caught.value) is NotFoundError  # the error itself, no ExceptionGroup
+    assert caught.value.status_code == 404
+    assert all_paths(tmp_path) == []
+
+
+async def test_kinds_already_downloaded_are_not_kept_when_another_fails(
+    server: FakeServer, sc: ScreenshotCenterClient, tmp_path: Path
+) -> None:
+    shot_id = await with_every_kind(server, sc)
+    # The video fails only after the image, HTML and PDF have arrived.
+    server.inject("*/screenshot/video", status=404, times=None, delay=0.3)
+    (tmp_path / "home.png").write_bytes(b"the caller's own file")
+    with pytest.raises(NotFoundError):
+        await sc.save_screenshot(shot_id, tmp_path, basename="home")
+    done = [r.path for r in server.requests if r.path.rsplit("/", 1)[-1] in ("thumbnail", "html")]
+    assert len(done) == 2  # they were downloaded, then discarded
+    assert all_paths(tmp_path) == ["home.png"]
+    assert (tmp_path / "home.png").read_bytes() == b"the caller's own file"
+    saved = await sc.save_screenshot(shot_id, tmp_path, basename="home", kinds=["image"])
+    assert saved["image"] == tmp_path / "home.png"
+    assert (tmp_path / "home.png").read_bytes().startswith(b"\x89PNG")  # replaced on success
+
+
+async def test_the_first_failure_wins_when_several_kinds_fail(
+    server: FakeServer, sc: ScreenshotCenterClient, tmp_path: Path
+) -> None:
+    shot_id = await with_every_kind(server, sc)
+    server.inject("*/screenshot/html", status=404, times=None)
+    server.inject("*/screenshot/video", status=403, times=None, delay=0.2)
+    with pytest.raises(NotFoundError):
+        await sc.save_screenshot(shot_id, tmp_path / "a" / "b")
+    assert all_paths(tmp_path) == []
+
+
+async def test_cancelling_save_screenshot_leaves_no_file(
+    server: FakeServer, sc: ScreenshotCenterClient, tmp_path: Path
+) -> None:
+    shot_id = await with_every_kind(server, sc)
+    server.inject("*/screenshot/video", status=200, times=None, delay=2)  # slow, then fine
+    with anyio.move_on_after(0.5) as scope:
+        await sc.save_screenshot(shot_id, tmp_path / "new")
+    assert scope.cancelled_caught
+    assert all_paths(tmp_path) == []
+
+
+async def test_a_folder_in_the_way_is_refused_before_any_download(
+    server: FakeServer, sc: ScreenshotCenterClient, tmp_path: Path
+) -> None:
+    shot_id = await first_finished(server, sc)
+    (tmp_path / f"{shot_id}.html").mkdir()
+    before = len(server.requests)
+    with pytest.raises(IsADirectoryError):
+        await sc.save_screenshot(shot_id, tmp_path)
+    assert [r.path for r in server.requests[before:]] == ["/api/v1/screenshot/info"]
+    assert all_files(tmp_path) == []
+
+
+async def test_a_screenshot_failing_inside_save_crawl_leaves_none_of_its_files(
+    server: FakeServer, sc: ScreenshotCenterClient, tmp_path: Path
+) -> None:
+    crawl = await sc.crawl_info(server.add_crawl(screenshots=6))
+    victim = crawl.screenshots[2].id
+    # The image arrives, then the HTML fails: the victim's PNG must not stay.
+    server.inject("*/screenshot/html", status=404, times=None, query={"id": str(victim)})
+    saved = await sc.save_crawl(crawl.id, tmp_path, kinds=("image", "html"), concurrency=3)
+    assert type(saved[victim]) is NotFoundError
+    victims = [r.path for r in server.requests if r.query.get("id") == str(victim)]
+    assert victims[0].endswith("/thumbnail")  # its image was downloaded first
+    expected = sorted(
+        f"{shot.id}.{ext}"
+        for shot in crawl.screenshots
+        if shot.id != victim
+        for ext in ("html", "png")
+    )
+    assert all_files(tmp_path) == expected
+
+
+async def test_an_error_that_is_not_the_services_stops_save_crawl_as_itself(
+    server: FakeServer, sc: ScreenshotCenterClient, tmp_path: Path
+) -> None:
+    crawl = await sc.crawl_info(server.add_crawl(screenshots=5))
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder should be")
+    with pytest.raises(OSError) as caught:  # noqa: PT011 - any OSError is the disk's answer
+        await sc.save_crawl(crawl.id, blocked / "inner", concurrency=2)
+    assert type(caught.value) in (FileExistsError, NotADirectoryError)

@@ -10,7 +10,7 @@
 
 Keys come from ``UPROCK_API_KEY`` / ``SCREENSHOTCENTER_API_KEY``. Exit status:
 0 success, 1 some call failed, 2 usage error (bad arguments, missing key,
-invalid ids), 130 interrupted. Errors are one line on stderr; ``--debug``
+input lines that are not job ids), 130 interrupted. Errors are one line on stderr; ``--debug``
 shows the traceback.
 """
 
@@ -35,10 +35,15 @@ Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 def _concurrency(text: str) -> int | str:
+    """``--concurrency`` of every command: a positive int, or ``auto`` (adaptive)."""
     if text == "auto":
         return text
-    value = _positive_int(text)
-    return value
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'auto', got {text!r}"
+        ) from None
 
 
 def _positive_int(text: str) -> int:
@@ -151,8 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="many job details, ids one per line in, JSON lines out (UPROCK_API_KEY)",
         description="Read job ids one per line (blank lines skipped) and write one JSON line "
         'per id as it completes: {"id": ..., "detail": {...}} or {"id": ..., "error": '
-        '{"type", "status", "message"}}. Exit 0 when all succeeded, 1 when some failed, '
-        "2 on usage errors or invalid ids, 130 on Ctrl-C.",
+        '{"type", "status", "message"}}. Exit 0 when all succeeded, 1 when some lookups '
+        "failed, 2 on usage errors or lines that are not job ids (refused before any "
+        "request), 130 on Ctrl-C.",
     )
     details.add_argument(
         "file", nargs="?", default="-", metavar="FILE", help="ids file, or - for stdin (default)"
@@ -197,7 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated artifacts: image,html,pdf,video (default image)",
     )
     save.add_argument(
-        "--concurrency", type=_positive_int, default=16, help="screenshots at once (default 16)"
+        "--concurrency",
+        type=_concurrency,
+        default=16,
+        help="screenshots at once: an int or 'auto' (default 16)",
     )
     save.set_defaults(run=_save_crawl)
     return parser
