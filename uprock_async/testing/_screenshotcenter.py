@@ -7,7 +7,9 @@ passed (checked whenever they are read, no background tasks). Artifacts are
 ``server.artifact_size`` bytes derived from the screenshot id, kind and options
 (same request, same bytes), served after ``server.artifact_latency`` seconds.
 Batch downloads are real zip files. Bad arguments answer the service's 400
-``VALIDATION_ERROR`` shape.
+``VALIDATION_ERROR`` shape. Screenshots made here and batches carry the ``null``
+fields of the official SDK's fixtures (``error``, ``region``; ``final_url`` and
+``finished_at`` while processing).
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ class _State:
                 del self.shot_due[shot_id]
                 shot = self.shots[shot_id]
                 shot.update(status="finished", response_code=200, finished_at=shot["created_at"])
+                shot.update(final_url=shot["url"])
                 shot.update(has_html=shot["html"], has_pdf=shot["pdf"], has_video=shot["video"])
         for batch_id, due in list(self.batch_due.items()):
             if now >= due:
@@ -246,6 +249,9 @@ def setup(server: FakeServer, app: web.Application) -> None:
             shot[flag] = request.query.get(flag, "false") == "true"
         shot.update(has_html=False, has_pdf=False, has_video=False)
         shot["country"] = request.query.get("country", "us")
+        # The nulls of the official SDK's fixtures: no error, no region, and no
+        # final URL or finish time while processing.
+        shot.update(error=None, region=None, final_url=None, finished_at=None)
         state.shots[shot_id] = shot
         state.shot_due[shot_id] = time.monotonic() + server.screenshot_completion_delay
         state.balance -= 1
@@ -325,7 +331,7 @@ def setup(server: FakeServer, app: web.Application) -> None:
         state.batches[batch_id] = batch = {
             "id": batch_id,
             "status": "processing",
-            "error": "",
+            "error": None,  # as in the official SDK's fixtures
             "count": len(urls),
             "processed": 0,
             "failed": 0,

@@ -258,8 +258,8 @@ class FakeServer:
             detail = self.jobs.get(job_id)
             if detail is None:
                 return None
-            if not parse_cookies:
-                detail = {**detail, "request_cookies": [], "response_cookies": []}
+            if not parse_cookies:  # unparsed: nil slices, which Go sends as null
+                detail = {**detail, "request_cookies": None, "response_cookies": None}
             cached = self._job_bytes[key] = msgspec.json.encode(detail)
         return cached
 

@@ -5,7 +5,9 @@ Stateful and deterministic: ids come from the server's seeded RNG. A job made by
 ``server.job_completion_delay`` and ``completed`` after all of it, when its result
 appears; until then its download answers ``202`` "processing incomplete".
 Sessions turn ``expired`` after their ``duration_seconds``. Bad requests answer
-400 with Uprock's bare JSON string ``"invalid request: …"``.
+400 with Uprock's bare JSON string ``"invalid request: …"``. Empty lists and maps
+go out as ``null``, as the Go service sends a nil slice or map (a session's
+``job_ids`` and ``placement``, a detail's cookies without ``parse_cookies``).
 """
 
 from __future__ import annotations
@@ -103,8 +105,8 @@ def _check_job_request(data: Any) -> dict[str, Any]:
         raise _BadRequest("cookies must be a list of cookie objects")
     if data.get("storage_type", "local") not in ("local", "s3"):
         raise _BadRequest("storage_type must be local or s3")
-    placement = data.get("placement", {})
-    if not isinstance(placement, dict):
+    placement = data.get("placement")  # absent: null, a Go nil map
+    if placement is not None and not isinstance(placement, dict):
         raise _BadRequest("placement must be an object")
     return {"url": url, "method": method, "timeout_sec": timeout, "placement": placement}
 
@@ -176,7 +178,8 @@ def setup(server: FakeServer, app: web.Application) -> None:
         server.jobs[job_id] = detail
         server.job_created[job_id] = loop_time()
         if session_id is not None:
-            server.sessions[str(session_id)]["job_ids"].append(job_id)
+            joined = server.sessions[str(session_id)]
+            joined["job_ids"] = [*(joined["job_ids"] or ()), job_id]
         return json_response(detail["job"], status=201)
 
     async def job_status(request: web.Request) -> web.StreamResponse:
@@ -226,8 +229,8 @@ def setup(server: FakeServer, app: web.Application) -> None:
         duration = data.get("duration_seconds", _DEFAULT_SESSION_SECONDS)
         if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 3600:
             return bad_request(request, "duration_seconds must be between 1 and 3600")
-        placement = data.get("placement", {})
-        if not isinstance(placement, dict):
+        placement = data.get("placement")
+        if placement is not None and not isinstance(placement, dict):
             return bad_request(request, "placement must be an object")
         session_id = _data._uuid(server.rng)
         now = _now()
@@ -238,8 +241,8 @@ def setup(server: FakeServer, app: web.Application) -> None:
             "expires_at": _iso(now + timedelta(seconds=duration)),
             "closed_at": None,
             "device_id": "dev_" + _data._token(server.rng, 12),
-            "placement": placement,
-            "job_ids": [],
+            "placement": placement,  # null when not given: a Go nil map
+            "job_ids": None,  # a Go nil slice until a job joins
         }
         server.session_deadlines[session_id] = loop_time() + duration
         return json_response(server.sessions[session_id], status=201)
