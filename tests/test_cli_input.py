@@ -21,14 +21,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.test_cli import _json_lines, cli
-from uprock_async._cli._jobs import (
-    LineSplitter,
-    Tally,
-    _Lines,
-    _pipe_ids,
-    file_ids,
-    split_chunks,
-)
+from uprock_async.cli._ids import LineSplitter, file_ids, split_chunks
+from uprock_async.cli._ids import pipe_ids as _pipe_ids
+from uprock_async.cli._output import JsonLines as _Lines
+from uprock_async.cli._output import Tally
 
 # -- correctness -------------------------------------------------------------------
 

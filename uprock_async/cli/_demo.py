@@ -8,17 +8,17 @@ pooling, retries and decoding — everything but the network.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 from .._adaptive import AdaptiveConcurrency
 from .._config import RetryPolicy
 from .._stats import ClientStats
 from ..screenshotcenter import ScreenshotCenterClient
-from ..testing import FakeServer
 from ..uprock import UprockClient
-from ._common import progress_for_stderr
+from ._common import add_concurrency, positive_int, progress_for_stderr, run_async
 
-__all__ = ["run_demo"]
+__all__ = ["add_arguments", "run"]
 
 # Retries wait milliseconds in the demo; with --faults a lookup is retried up to
 # 5 times, so one failing for good needs 6 faults in a row (~1e-7 at 6 %).
@@ -41,8 +41,34 @@ def _row(name: str, value: object) -> str:
     return f"  {name:<26}{value}"
 
 
-async def run_demo(args: argparse.Namespace) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--jobs``, ``--concurrency``, ``--screenshots`` and ``--faults``."""
+    parser.add_argument("--jobs", type=positive_int, default=5000, help="lookups (default 5000)")
+    add_concurrency(parser, default=64)
+    parser.add_argument(
+        "--screenshots",
+        type=positive_int,
+        default=1000,
+        help="screenshots in the crawl to decode (default 1000)",
+    )
+    parser.add_argument(
+        "--faults",
+        action="store_true",
+        help="inject 503s with Retry-After and dropped connections; retries absorb them",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
     """Run the demo and print its table; 0 when every lookup succeeded."""
+    return run_async(functools.partial(_demo, args))
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    """The body of :func:`run`, on the event loop."""
+    # Imported here, not at the top: the test server is needed by this command
+    # only, and every other command (and --help) can skip loading it.
+    from ..testing import FakeServer
+
     faults = bool(args.faults)
     retry = _FAULT_RETRY if faults else _QUICK_RETRY
     concurrency: int | AdaptiveConcurrency = (
