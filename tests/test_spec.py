@@ -30,8 +30,7 @@ from tests.conftest import FAST_RETRY
 from tests.spec_support import DOCUMENTS, FORMATS, operations, problems
 from uprock_async import ScreenshotCenterClient, UprockClient, spec
 from uprock_async.testing import FakeServer
-from uprock_async.testing._screenshotcenter import _multipart
-from uprock_async.testing._server import SC_PREFIX
+from uprock_async.testing._screenshotcenter import SC_PREFIX, _multipart
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -2,8 +2,16 @@
 
 Use it in your own tests to exercise code built on uprock_async without a
 network or an API key.
+
+Inside: ``_server`` (the generic server: app, pipeline, faults, recording)
+composes one class per API, ``_uprock.UprockService`` and
+``_screenshotcenter.ScreenshotCenterService``, each with its own state and its
+routes as methods; ``_faults`` (injected faults), ``_responses`` (JSON and error
+shapes) and ``_data`` (seeded payloads) serve them. ``_server``'s docstring says
+how to add a third service.
 """
 
-from ._server import FakeServer, Fault, RecordedRequest
+from ._faults import Fault
+from ._server import FakeServer, RecordedRequest
 
 __all__ = ["FakeServer", "Fault", "RecordedRequest"]

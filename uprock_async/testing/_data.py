@@ -1,13 +1,26 @@
-"""Deterministic, realistic payloads for FakeServer (same seed, same bytes)."""
+"""Deterministic, realistic payloads for FakeServer (same seed, same bytes).
+
+Pure functions of a seeded RNG or of their arguments; the services keep the state.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import random
 import uuid
+import zipfile
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-__all__ = ["crawl_payload", "job_detail_payload", "job_payload", "screenshot_payload"]
+__all__ = [
+    "artifact_bytes",
+    "batch_zip",
+    "crawl_payload",
+    "job_detail_payload",
+    "job_payload",
+    "screenshot_payload",
+]
 
 _EPOCH = datetime(2026, 2, 17, 11, 38, 58, tzinfo=timezone.utc)
 _HEADER_NAMES = [
@@ -290,3 +303,33 @@ def crawl_payload(
         "finished": 0,
         "screenshots": shots,
     }
+
+
+_MAGIC = {
+    "image": b"\x89PNG\r\n\x1a\n",
+    "html": b"<!doctype html><html><body>",
+    "pdf": b"%PDF-1.7\n",
+    "video": b"\x1aE\xdf\xa3",
+}
+_ZIP_TIME = (2026, 2, 1, 0, 0, 0)  # fixed, so the same batch zips to the same bytes
+
+
+def artifact_bytes(shot_id: int, kind: str, options: dict[str, str], size: int) -> bytes:
+    """The deterministic content of one ScreenshotCenter artifact (``kind``: image,
+    html, pdf or video): a file-type magic, then filler."""
+    key = f"{shot_id}:{kind}:{sorted(options.items())}".encode()
+    block = hashlib.sha256(key).digest() * 64  # 2 KiB
+    magic = _MAGIC[kind]
+    body = magic + block * (max(size - len(magic), 0) // len(block) + 1)
+    return body[: max(size, len(magic))]
+
+
+def batch_zip(urls: list[str], batch_id: int, size: int) -> bytes:
+    """A ScreenshotCenter batch download: its ``urls.txt`` and one image per URL."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(zipfile.ZipInfo("urls.txt", _ZIP_TIME), "\n".join(urls) + "\n")
+        for i in range(len(urls)):
+            image = artifact_bytes(batch_id * 100_000 + i, "image", {}, size)
+            zf.writestr(zipfile.ZipInfo(f"{i + 1:05d}.png", _ZIP_TIME), image)
+    return buf.getvalue()

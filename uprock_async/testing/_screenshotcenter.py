@@ -1,11 +1,11 @@
-"""FakeServer routes of the ScreenshotCenter API (under /api/v1), stateful and deterministic.
+"""The ScreenshotCenter API of FakeServer (under /api/v1): :class:`ScreenshotCenterService`.
 
-Created crawls, screenshots and batches start ``processing`` and turn
-``finished`` once ``server.crawl_completion_delay`` /
+Stateful and deterministic. Created crawls, screenshots and batches start
+``processing`` and turn ``finished`` once ``crawl_completion_delay`` /
 ``screenshot_completion_delay`` / ``batch_completion_delay`` seconds have
 passed (checked whenever they are read, no background tasks). Artifacts are
-``server.artifact_size`` bytes derived from the screenshot id, kind and options
-(same request, same bytes), served after ``server.artifact_latency`` seconds.
+``artifact_size`` bytes derived from the screenshot id, kind and options
+(same request, same bytes), served after ``artifact_latency`` seconds.
 Batch downloads are real zip files. Bad arguments answer the service's 400
 ``VALIDATION_ERROR`` shape. Screenshots made here and batches carry the ``null``
 fields of the official SDK's fixtures (``error``, ``region``; ``final_url`` and
@@ -17,28 +17,22 @@ from __future__ import annotations
 import asyncio
 import email.parser
 import email.policy
-import hashlib
-import io
+import random
 import time
-import zipfile
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 from aiohttp import web
 
 from . import _data
-from ._server import SC_PREFIX, envelope, error_response, json_response
+from ._responses import envelope, json_response, screenshotcenter_error, validation_error
+from ._service import Service, route
 
-if TYPE_CHECKING:
-    from ._server import FakeServer
+__all__ = ["SC_PREFIX", "ScreenshotCenterService"]
 
-_MAGIC = {
-    "image": b"\x89PNG\r\n\x1a\n",
-    "html": b"<!doctype html><html><body>",
-    "pdf": b"%PDF-1.7\n",
-    "video": b"\x1aE\xdf\xa3",
-}
+SC_PREFIX = "/api/v1"
 _CONTENT_TYPES = {
     "image": "image/png",
     "html": "text/html",
@@ -46,24 +40,7 @@ _CONTENT_TYPES = {
     "video": "video/webm",
 }
 _DELETE_DATA = frozenset({"image", "metadata", "url", "all"})
-_ZIP_TIME = (2026, 2, 1, 0, 0, 0)  # fixed, so the same batch zips to the same bytes
-
-
-def artifact_bytes(shot_id: int, kind: str, options: dict[str, str], size: int) -> bytes:
-    """The deterministic content of one artifact: a file-type magic, then filler."""
-    key = f"{shot_id}:{kind}:{sorted(options.items())}".encode()
-    block = hashlib.sha256(key).digest() * 64  # 2 KiB
-    magic = _MAGIC[kind]
-    body = magic + block * (max(size - len(magic), 0) // len(block) + 1)
-    return body[: max(size, len(magic))]
-
-
-def validation_error(**fields: str) -> web.Response:
-    """400 in the service's validation shape (no ``success`` key)."""
-    return json_response(
-        {"error": "Request validation failed", "code": "VALIDATION_ERROR", "fields": fields},
-        status=400,
-    )
+_BAD_ID = "must be a positive integer"
 
 
 def _int_param(request: web.Request, name: str = "id") -> int | None:
@@ -99,11 +76,36 @@ def _multipart(content_type: str, body: bytes) -> dict[str, tuple[bytes, str | N
     return fields
 
 
-class _State:
-    """What the ScreenshotCenter routes remember between requests."""
+async def _json_object(request: web.Request) -> dict[str, Any] | None:
+    try:
+        body = msgspec.json.decode(await request.read())
+    except msgspec.DecodeError:
+        return None
+    return body if isinstance(body, dict) else None
 
-    def __init__(self, server: FakeServer) -> None:
-        self.server = server
+
+def _not_found(what: str) -> web.Response:
+    return screenshotcenter_error(404, f"{what} not found", code="NOT_FOUND")
+
+
+class ScreenshotCenterService(Service):
+    """The ScreenshotCenter API: crawls, screenshots and their artifacts, batches, account."""
+
+    prefix = SC_PREFIX
+    error = staticmethod(screenshotcenter_error)
+
+    def __init__(self, rng: random.Random, *, seed: int, origin: Callable[[], str]) -> None:
+        super().__init__(rng, seed=seed, origin=origin)
+        self.crawls: dict[int, dict[str, Any]] = {}
+        self._crawl_bytes: dict[int, bytes] = {}
+        self._next_id = 1000 + seed * 1_000_000
+        # knobs
+        self.crawl_completion_delay = 0.05  # s from crawl/create to "finished"
+        self.screenshot_completion_delay = 0.05  # s from screenshot/create to "finished"
+        self.batch_completion_delay = 0.05  # s from batch/create to "finished"
+        self.artifact_size = 2048  # bytes of each image/html/pdf/video artifact
+        self.artifact_latency = 0.0  # s added to every artifact download
+        # what the routes remember between requests
         self.crawl_due: dict[int, tuple[float, int]] = {}  # id -> (finish time, pages)
         self.shots: dict[int, dict[str, Any]] = {}  # made by screenshot/create
         self.shot_due: dict[int, float] = {}
@@ -115,27 +117,56 @@ class _State:
         self.batch_urls: dict[int, list[str]] = {}
         self.balance = 500
 
-    # -- progress ------------------------------------------------------------------
+    def authorized(self, request: web.Request, api_key: str) -> bool:
+        return request.headers.get("X-API-KEY") == api_key or request.query.get("key") == api_key
+
+    # -- data ----------------------------------------------------------------------
+
+    def next_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def add_crawl(
+        self, screenshots: int = 1000, *, status: str = "finished", domain: str = "example.com"
+    ) -> int:
+        """Add a crawl with ``screenshots`` screenshots (every 50th failed); returns its id."""
+        crawl_id = self.next_id()
+        first = self.next_id() * 1000
+        self.crawls[crawl_id] = _data.crawl_payload(
+            self.rng, crawl_id, screenshots, first_shot_id=first, status=status, domain=domain
+        )
+        return crawl_id
+
+    def crawl_bytes(self, crawl_id: int) -> bytes | None:
+        """The encoded ``crawl/info`` answer of a crawl (cached), or ``None`` if unknown."""
+        cached = self._crawl_bytes.get(crawl_id)
+        if cached is None:
+            crawl = self.crawls.get(crawl_id)
+            if crawl is None:
+                return None
+            cached = self._crawl_bytes[crawl_id] = msgspec.json.encode(
+                {"success": True, "data": crawl}
+            )
+        return cached
+
+    def invalidate(self, crawl_id: int) -> None:
+        """Forget the cached bytes of a crawl changed in place."""
+        self._crawl_bytes.pop(crawl_id, None)
 
     def advance(self) -> None:
         """Finish whatever is due."""
         now = time.monotonic()
-        server = self.server
         for crawl_id, (due, pages) in list(self.crawl_due.items()):
             if now < due:
                 continue
             del self.crawl_due[crawl_id]
-            old = server.crawls[crawl_id]
+            old = self.crawls[crawl_id]
             crawl = _data.crawl_payload(
-                server.rng,
-                crawl_id,
-                pages,
-                first_shot_id=server.next_id() * 1000,
-                domain=old["domain"],
+                self.rng, crawl_id, pages, first_shot_id=self.next_id() * 1000, domain=old["domain"]
             )
             crawl.update(start_url=old["start_url"], max_urls=old["max_urls"])
-            server.crawls[crawl_id] = crawl
-            server.invalidate(crawl_id)
+            self.crawls[crawl_id] = crawl
+            self.invalidate(crawl_id)
         for shot_id, due in list(self.shot_due.items()):
             if now >= due:
                 del self.shot_due[shot_id]
@@ -148,7 +179,7 @@ class _State:
                 del self.batch_due[batch_id]
                 batch = self.batches[batch_id]
                 batch.update(status="finished", processed=batch["count"])
-                batch["zip_url"] = f"{server.screenshotcenter_url}/batch/download?id={batch_id}"
+                batch["zip_url"] = f"{self.origin()}{self.prefix}/batch/download?id={batch_id}"
 
     def shot(self, shot_id: int) -> dict[str, Any] | None:
         self.advance()
@@ -157,7 +188,7 @@ class _State:
         found = self.shots.get(shot_id) or self.index.get(shot_id)
         if found is None:  # a crawl may have been added or finished since: re-index
             self.index = {
-                s["id"]: s for crawl in self.server.crawls.values() for s in crawl["screenshots"]
+                s["id"]: s for crawl in self.crawls.values() for s in crawl["screenshots"]
             }
             found = self.index.get(shot_id)
         return found
@@ -167,84 +198,71 @@ class _State:
         everything = {**self.index, **self.shots}
         return [everything[i] for i in sorted(everything) if i not in self.deleted]
 
-
-def setup(server: FakeServer, app: web.Application) -> None:
-    """Register every ScreenshotCenter route on ``app``."""
-    state = _State(server)
-    route = app.router
-
-    def not_found(request: web.Request, what: str) -> web.Response:
-        return error_response(request.path, 404, f"{what} not found", code="NOT_FOUND")
-
-    async def json_object(request: web.Request) -> dict[str, Any] | None:
-        try:
-            body = msgspec.json.decode(await request.read())
-        except msgspec.DecodeError:
-            return None
-        return body if isinstance(body, dict) else None
-
     # -- crawls --------------------------------------------------------------------
 
-    async def crawl_info(request: web.Request) -> web.StreamResponse:
+    @route("GET", "/crawl/info")
+    async def crawl_info(self, request: web.Request) -> web.StreamResponse:
         crawl_id = _int_param(request)
         if crawl_id is None:
-            return validation_error(id="must be a positive integer")
-        state.advance()
-        body = server.crawl_bytes(crawl_id)
+            return validation_error(id=_BAD_ID)
+        self.advance()
+        body = self.crawl_bytes(crawl_id)
         if body is None:
-            return not_found(request, "Crawl")
+            return _not_found("Crawl")
         return web.Response(body=body, content_type="application/json")
 
-    async def crawl_create(request: web.Request) -> web.StreamResponse:
-        body = await json_object(request)
+    @route("POST", "/crawl/create")
+    async def crawl_create(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_object(request)
         if body is None:
             return validation_error(body="must be a JSON object")
         url, max_urls = body.get("url"), body.get("max_urls", 10)
         if not _is_http_url(url):
             return validation_error(url="must be an http(s) URL")
         if isinstance(max_urls, bool) or not isinstance(max_urls, int) or max_urls < 1:
-            return validation_error(max_urls="must be a positive integer")
-        crawl_id = server.next_id()
+            return validation_error(max_urls=_BAD_ID)
+        crawl_id = self.next_id()
         domain = str(body.get("domain") or urlsplit(str(url)).hostname)
-        crawl = _data.crawl_payload(server.rng, crawl_id, 0, first_shot_id=0, domain=domain)
+        crawl = _data.crawl_payload(self.rng, crawl_id, 0, first_shot_id=0, domain=domain)
         crawl.update(status="processing", start_url=url, max_urls=max_urls, total_discovered=0)
-        server.crawls[crawl_id] = crawl
-        state.crawl_due[crawl_id] = (
-            time.monotonic() + server.crawl_completion_delay,
-            min(max_urls, 1000),
-        )
+        self.crawls[crawl_id] = crawl
+        due = time.monotonic() + self.crawl_completion_delay
+        self.crawl_due[crawl_id] = (due, min(max_urls, 1000))
         return envelope(crawl)
 
-    async def crawl_list(request: web.Request) -> web.StreamResponse:
-        state.advance()
+    @route("GET", "/crawl/list")
+    async def crawl_list(self, request: web.Request) -> web.StreamResponse:
+        self.advance()
         crawls = [
-            {k: v for k, v in server.crawls[i].items() if k != "screenshots"}
-            for i in sorted(server.crawls)
+            {k: v for k, v in self.crawls[i].items() if k != "screenshots"}
+            for i in sorted(self.crawls)
         ]
         return _page(request, crawls)
 
-    async def crawl_cancel(request: web.Request) -> web.StreamResponse:
-        body = await json_object(request)
+    @route("POST", "/crawl/cancel")
+    async def crawl_cancel(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_object(request)
         crawl_id = body.get("id") if body else None
         if not isinstance(crawl_id, int) or crawl_id < 1:
-            return validation_error(id="must be a positive integer")
-        state.advance()
-        crawl = server.crawls.get(crawl_id)
+            return validation_error(id=_BAD_ID)
+        self.advance()
+        crawl = self.crawls.get(crawl_id)
         if crawl is None:
-            return not_found(request, "Crawl")
-        if state.crawl_due.pop(crawl_id, None) is not None:
+            return _not_found("Crawl")
+        if self.crawl_due.pop(crawl_id, None) is not None:
             crawl["status"] = "cancelled"
-            server.invalidate(crawl_id)
+            self.invalidate(crawl_id)
         return envelope({k: v for k, v in crawl.items() if k != "screenshots"})
 
     # -- screenshots -----------------------------------------------------------------
 
-    async def shot_create(request: web.Request) -> web.StreamResponse:
+    @route("GET", "/screenshot/create")
+    async def shot_create(self, request: web.Request) -> web.StreamResponse:
         url = request.query.get("url", "")
         if not _is_http_url(url):
             return validation_error(url="must be an http(s) URL")
-        shot_id = server.next_id()
-        shot = _data.screenshot_payload(server.rng, shot_id, url, "processing")
+        shot_id = self.next_id()
+        shot = _data.screenshot_payload(self.rng, shot_id, url, "processing")
         for flag in ("html", "pdf", "video"):
             shot[flag] = request.query.get(flag, "false") == "true"
         shot.update(has_html=False, has_pdf=False, has_video=False)
@@ -252,71 +270,78 @@ def setup(server: FakeServer, app: web.Application) -> None:
         # The nulls of the official SDK's fixtures: no error, no region, and no
         # final URL or finish time while processing.
         shot.update(error=None, region=None, final_url=None, finished_at=None)
-        state.shots[shot_id] = shot
-        state.shot_due[shot_id] = time.monotonic() + server.screenshot_completion_delay
-        state.balance -= 1
+        self.shots[shot_id] = shot
+        self.shot_due[shot_id] = time.monotonic() + self.screenshot_completion_delay
+        self.balance -= 1
         return envelope(shot)
 
-    async def shot_info(request: web.Request) -> web.StreamResponse:
+    @route("GET", "/screenshot/info")
+    async def shot_info(self, request: web.Request) -> web.StreamResponse:
         shot_id = _int_param(request)
         if shot_id is None:
-            return validation_error(id="must be a positive integer")
-        shot = state.shot(shot_id)
-        return envelope(shot) if shot is not None else not_found(request, "Screenshot")
+            return validation_error(id=_BAD_ID)
+        shot = self.shot(shot_id)
+        return envelope(shot) if shot is not None else _not_found("Screenshot")
 
-    async def shot_list(request: web.Request) -> web.StreamResponse:
-        return _page(request, state.all_shots())
+    @route("GET", "/screenshot/list")
+    async def shot_list(self, request: web.Request) -> web.StreamResponse:
+        return _page(request, self.all_shots())
 
-    async def shot_search(request: web.Request) -> web.StreamResponse:
+    @route("GET", "/screenshot/search")
+    async def shot_search(self, request: web.Request) -> web.StreamResponse:
         needle = request.query.get("url", "")
         if not needle:
             return validation_error(url="is required")
-        return _page(request, [s for s in state.all_shots() if needle in s["url"]])
+        return _page(request, [s for s in self.all_shots() if needle in s["url"]])
 
-    async def shot_delete(request: web.Request) -> web.StreamResponse:
+    @route("GET", "/screenshot/delete")
+    async def shot_delete(self, request: web.Request) -> web.StreamResponse:
         shot_id, data = _int_param(request), request.query.get("data", "all")
         if shot_id is None:
-            return validation_error(id="must be a positive integer")
+            return validation_error(id=_BAD_ID)
         if data not in _DELETE_DATA:
             return validation_error(data="must be one of image, metadata, url, all")
-        shot = state.shot(shot_id)
+        shot = self.shot(shot_id)
         if shot is None:
-            return not_found(request, "Screenshot")
+            return _not_found("Screenshot")
         if data == "image":
-            state.deleted_images.add(shot_id)
+            self.deleted_images.add(shot_id)
         elif data == "url":
             shot["url"] = shot["final_url"] = ""
         else:
-            state.deleted.add(shot_id)
+            self.deleted.add(shot_id)
         return json_response({"success": True, "data": None})
 
-    def artifact(kind: str) -> Any:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            shot_id = _int_param(request)
-            if shot_id is None:
-                return validation_error(id="must be a positive integer")
-            shot = state.shot(shot_id)
-            if shot is None:
-                return not_found(request, "Screenshot")
-            finished = shot["status"] == "finished"
-            has = (
-                finished and shot_id not in state.deleted_images
-                if kind == "image"
-                else bool(shot.get(f"has_{kind}", finished and shot.get(kind)))
-            )
-            if not has:
-                return not_found(request, f"The {kind} of this screenshot")
-            options = {k: v for k, v in request.query.items() if k not in ("id", "key")}
-            if server.artifact_latency:
-                await asyncio.sleep(server.artifact_latency)
-            body = artifact_bytes(shot_id, kind, options, server.artifact_size)
-            return web.Response(body=body, content_type=_CONTENT_TYPES[kind])
+    @route("GET", "/screenshot/thumbnail", kind="image")
+    @route("GET", "/screenshot/html", kind="html")
+    @route("GET", "/screenshot/pdf", kind="pdf")
+    @route("GET", "/screenshot/video", kind="video")
+    async def artifact(self, request: web.Request, *, kind: str) -> web.StreamResponse:
+        """``GET /screenshot/{thumbnail,html,pdf,video}``: one artifact of a screenshot."""
+        shot_id = _int_param(request)
+        if shot_id is None:
+            return validation_error(id=_BAD_ID)
+        shot = self.shot(shot_id)
+        if shot is None:
+            return _not_found("Screenshot")
+        finished = shot["status"] == "finished"
+        has = (
+            finished and shot_id not in self.deleted_images
+            if kind == "image"
+            else bool(shot.get(f"has_{kind}", finished and shot.get(kind)))
+        )
+        if not has:
+            return _not_found(f"The {kind} of this screenshot")
+        options = {k: v for k, v in request.query.items() if k not in ("id", "key")}
+        if self.artifact_latency:
+            await asyncio.sleep(self.artifact_latency)
+        body = _data.artifact_bytes(shot_id, kind, options, self.artifact_size)
+        return web.Response(body=body, content_type=_CONTENT_TYPES[kind])
 
-        return handler
+    # -- batches and account -----------------------------------------------------------
 
-    # -- batches ---------------------------------------------------------------------
-
-    async def batch_create(request: web.Request) -> web.StreamResponse:
+    @route("POST", "/batch/create")
+    async def batch_create(self, request: web.Request) -> web.StreamResponse:
         fields = _multipart(request.headers.get("Content-Type", ""), await request.read())
         country = fields.get("country", (b"", None))[0].decode()
         content, filename = fields.get("file", (b"", None))
@@ -327,8 +352,8 @@ def setup(server: FakeServer, app: web.Application) -> None:
             return validation_error(file="every line must be an http(s) URL")
         if len(country) != 2 or not country.isalpha():
             return validation_error(country="must be a two-letter country code")
-        batch_id = server.next_id()
-        state.batches[batch_id] = batch = {
+        batch_id = self.next_id()
+        self.batches[batch_id] = batch = {
             "id": batch_id,
             "status": "processing",
             "error": None,  # as in the official SDK's fixtures
@@ -337,73 +362,48 @@ def setup(server: FakeServer, app: web.Application) -> None:
             "failed": 0,
             "zip_url": None,
         }
-        state.batch_urls[batch_id] = urls
-        state.batch_due[batch_id] = time.monotonic() + server.batch_completion_delay
+        self.batch_urls[batch_id] = urls
+        self.batch_due[batch_id] = time.monotonic() + self.batch_completion_delay
         return envelope(batch)
 
-    def batch_or_none(request: web.Request) -> dict[str, Any] | None:
-        state.advance()
+    def _batch(self, request: web.Request) -> dict[str, Any] | None:
+        self.advance()
         batch_id = _int_param(request)
-        return state.batches.get(batch_id) if batch_id is not None else None
+        return self.batches.get(batch_id) if batch_id is not None else None
 
-    async def batch_info(request: web.Request) -> web.StreamResponse:
-        batch = batch_or_none(request)
-        return envelope(batch) if batch is not None else not_found(request, "Batch")
+    @route("GET", "/batch/info")
+    async def batch_info(self, request: web.Request) -> web.StreamResponse:
+        batch = self._batch(request)
+        return envelope(batch) if batch is not None else _not_found("Batch")
 
-    async def batch_list(request: web.Request) -> web.StreamResponse:
-        state.advance()
-        return _page(request, [state.batches[i] for i in sorted(state.batches)])
+    @route("GET", "/batch/list")
+    async def batch_list(self, request: web.Request) -> web.StreamResponse:
+        self.advance()
+        return _page(request, [self.batches[i] for i in sorted(self.batches)])
 
-    async def batch_cancel(request: web.Request) -> web.StreamResponse:
-        body = await json_object(request)
+    @route("POST", "/batch/cancel")
+    async def batch_cancel(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_object(request)
         batch_id = body.get("id") if body else None
         if not isinstance(batch_id, int) or batch_id < 1:
-            return validation_error(id="must be a positive integer")
-        state.advance()
-        if batch_id not in state.batches:
-            return not_found(request, "Batch")
-        if state.batch_due.pop(batch_id, None) is not None:
-            state.batches[batch_id]["status"] = "cancelled"
+            return validation_error(id=_BAD_ID)
+        self.advance()
+        if batch_id not in self.batches:
+            return _not_found("Batch")
+        if self.batch_due.pop(batch_id, None) is not None:
+            self.batches[batch_id]["status"] = "cancelled"
         return json_response({"success": True, "data": None})
 
-    async def batch_download(request: web.Request) -> web.StreamResponse:
-        batch = batch_or_none(request)
+    @route("GET", "/batch/download")
+    async def batch_download(self, request: web.Request) -> web.StreamResponse:
+        batch = self._batch(request)
         if batch is None:
-            return not_found(request, "Batch")
+            return _not_found("Batch")
         if batch["status"] != "finished":
-            return error_response(request.path, 400, "Batch is not finished", code="NOT_READY")
-        buf = io.BytesIO()
-        urls = state.batch_urls[batch["id"]]
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(zipfile.ZipInfo("urls.txt", _ZIP_TIME), "\n".join(urls) + "\n")
-            for i in range(len(urls)):
-                image = artifact_bytes(batch["id"] * 100_000 + i, "image", {}, server.artifact_size)
-                zf.writestr(zipfile.ZipInfo(f"{i + 1:05d}.png", _ZIP_TIME), image)
-        return web.Response(body=buf.getvalue(), content_type="application/zip")
+            return screenshotcenter_error(400, "Batch is not finished", code="NOT_READY")
+        body = _data.batch_zip(self.batch_urls[batch["id"]], batch["id"], self.artifact_size)
+        return web.Response(body=body, content_type="application/zip")
 
-    async def account_info(request: web.Request) -> web.StreamResponse:
-        return envelope({"balance": state.balance})
-
-    p = SC_PREFIX
-    route.add_get(p + "/crawl/info", crawl_info)
-    route.add_post(p + "/crawl/create", crawl_create)
-    route.add_get(p + "/crawl/list", crawl_list)
-    route.add_post(p + "/crawl/cancel", crawl_cancel)
-    route.add_get(p + "/screenshot/create", shot_create)
-    route.add_get(p + "/screenshot/info", shot_info)
-    route.add_get(p + "/screenshot/list", shot_list)
-    route.add_get(p + "/screenshot/search", shot_search)
-    route.add_get(p + "/screenshot/delete", shot_delete)
-    for kind, name in (
-        ("image", "thumbnail"),
-        ("html", "html"),
-        ("pdf", "pdf"),
-        ("video", "video"),
-    ):
-        route.add_get(f"{p}/screenshot/{name}", artifact(kind))
-    route.add_post(p + "/batch/create", batch_create)
-    route.add_get(p + "/batch/info", batch_info)
-    route.add_get(p + "/batch/list", batch_list)
-    route.add_post(p + "/batch/cancel", batch_cancel)
-    route.add_get(p + "/batch/download", batch_download)
-    route.add_get(p + "/account/info", account_info)
+    @route("GET", "/account/info")
+    async def account_info(self, request: web.Request) -> web.StreamResponse:
+        return envelope({"balance": self.balance})

@@ -1,41 +1,35 @@
-"""FakeServer: a real aiohttp server on 127.0.0.1 speaking both APIs, with faults on demand."""
+"""FakeServer: a real aiohttp server on 127.0.0.1 speaking both APIs, with faults on demand.
+
+The server is generic: it owns the aiohttp app and its lifetime, and one
+middleware that records each request, enforces ``capacity``, fires injected
+faults (:mod:`._faults`), checks auth and adds ``latency``. Everything an API
+knows (its routes, its state, its error shape, how it authenticates) lives in
+one :class:`~._service.Service` subclass: :class:`~._uprock.UprockService` and
+:class:`~._screenshotcenter.ScreenshotCenterService`, composed here. A request
+belongs to the service with the longest ``prefix`` its path starts with
+(Uprock's is ``""``, so it also answers unknown paths). How to add a third
+service: see :mod:`._service`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import asyncio.base_events
-import fnmatch
 import random
-import secrets
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
-import msgspec
 from aiohttp import web
 
-from . import _data
+from ._faults import Fault, Handler, answer
+from ._screenshotcenter import ScreenshotCenterService
+from ._service import Service
+from ._uprock import UprockService
 
 __all__ = ["FakeServer", "Fault", "RecordedRequest"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-SC_PREFIX = "/api/v1"
-_UPROCK_MESSAGES = {
-    400: "invalid request: the request is malformed",
-    401: "unauthorized: invalid or missing API key",
-    403: "forbidden: this key may not do that",
-    404: "not found: job does not exist or you are not authorized to view it",
-    429: "too many requests: slow down",
-}
-_SC_CODES = {
-    400: "VALIDATION_ERROR",
-    401: "INVALID_API_KEY",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    429: "RATE_LIMIT_EXCEEDED",
-}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,74 +43,28 @@ class RecordedRequest:
     body: bytes = b""
 
 
-@dataclass
-class Fault:
-    """A fault rule made by :meth:`FakeServer.inject`; ``hits`` counts uses."""
+class _Via(Generic[T]):
+    """A FakeServer attribute kept on one of its services, read and written through."""
 
-    path_glob: str
-    status: int = 503
-    times: int | None = 2
-    retry_after: float | str | None = None
-    delay: float = 0.0
-    disconnect: bool = False
-    truncate: bool = False
-    body: bytes | str | dict[str, Any] | None = None
-    probability: float = 1.0
-    hits: int = 0
-    rng: random.Random = field(default_factory=random.Random, repr=False)
-    query: dict[str, str] | None = None  # also required query parameters, if given
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.name = ""
 
-    def matches(self, path: str, query: Mapping[str, str] | None = None) -> bool:
-        if self.times is not None and self.hits >= self.times:
-            return False
-        if not fnmatch.fnmatchcase(path, self.path_glob):
-            return False
-        if self.query and any((query or {}).get(k) != v for k, v in self.query.items()):
-            return False
-        return self.probability >= 1.0 or self.rng.random() < self.probability
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
 
+    @overload
+    def __get__(self, server: None, owner: type) -> _Via[T]: ...
+    @overload
+    def __get__(self, server: FakeServer, owner: type) -> T: ...
+    def __get__(self, server: FakeServer | None, owner: type) -> _Via[T] | T:
+        if server is None:
+            return self
+        value: T = getattr(getattr(server, self.service), self.name)
+        return value
 
-def is_screenshotcenter(path: str) -> bool:
-    return path.startswith(SC_PREFIX + "/") or path == SC_PREFIX
-
-
-def error_response(
-    path: str,
-    status: int,
-    message: str | None = None,
-    *,
-    code: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> web.Response:
-    """An error in the shape the service of ``path`` uses."""
-    if is_screenshotcenter(path):
-        payload: Any = {
-            "success": False,
-            "error": message or f"HTTP {status}",
-            "code": code or _SC_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "ERROR"),
-            "details": {"request_id": "req_" + secrets.token_hex(6)},
-        }
-    else:
-        payload = message or _UPROCK_MESSAGES.get(
-            status,
-            "internal server error: please try again later" if status >= 500 else f"error {status}",
-        )
-    return web.Response(
-        status=status,
-        body=msgspec.json.encode(payload),
-        content_type="application/json",
-        headers=headers,
-    )
-
-
-def json_response(payload: Any, status: int = 200) -> web.Response:
-    body = payload if isinstance(payload, bytes) else msgspec.json.encode(payload)
-    return web.Response(status=status, body=body, content_type="application/json")
-
-
-def envelope(data: Any) -> web.Response:
-    """A ScreenshotCenter success envelope."""
-    return json_response({"success": True, "data": data})
+    def __set__(self, server: FakeServer, value: T) -> None:
+        setattr(getattr(server, self.service), self.name, value)
 
 
 class FakeServer:
@@ -135,7 +83,25 @@ class FakeServer:
     ScreenshotCenter ``X-API-KEY``). ``latency`` delays every request;
     ``capacity`` answers 429 above that many requests in flight; ``requests``
     records what arrived (``record=False`` to keep memory flat under load).
+
+    Each API's state and knobs live on ``server.uprock`` and
+    ``server.screenshotcenter``; the ones tests use are also reachable here
+    (``jobs``, ``job_completion_delay``, ``crawls``, ``artifact_size``, …).
     """
+
+    # Uprock (see _uprock.py)
+    jobs = _Via[dict[str, dict[str, Any]]]("uprock")
+    job_created = _Via[dict[str, float]]("uprock")
+    job_completion_delay = _Via[float]("uprock")
+    sessions = _Via[dict[str, dict[str, Any]]]("uprock")
+    session_deadlines = _Via[dict[str, float]]("uprock")
+    # ScreenshotCenter (see _screenshotcenter.py)
+    crawls = _Via[dict[int, dict[str, Any]]]("screenshotcenter")
+    crawl_completion_delay = _Via[float]("screenshotcenter")
+    screenshot_completion_delay = _Via[float]("screenshotcenter")
+    batch_completion_delay = _Via[float]("screenshotcenter")
+    artifact_size = _Via[int]("screenshotcenter")
+    artifact_latency = _Via[float]("screenshotcenter")
 
     def __init__(
         self,
@@ -149,7 +115,7 @@ class FakeServer:
         port: int = 0,
     ) -> None:
         self.seed = seed
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # shared by the services: one seeded sequence
         self.api_key = api_key or f"test-key-{seed}-" + "0123456789abcdef"
         self.latency = latency
         self.capacity = capacity
@@ -162,29 +128,13 @@ class FakeServer:
         self.max_in_flight = 0
         self.request_count = 0
         self.rejected_for_capacity = 0
-        # state, shared with the route modules
-        self.jobs: dict[str, dict[str, Any]] = {}
-        # Uprock job lifecycle (see _uprock.py): a job made by POST /crawl/v1/new is
-        # pending, then running, then completed job_completion_delay seconds later.
-        self.job_completion_delay = 0.05
-        self.job_created: dict[str, float] = {}  # job id -> loop time of creation
-        self.sessions: dict[str, dict[str, Any]] = {}  # wire payloads of crawl sessions
-        self.session_deadlines: dict[str, float] = {}  # session id -> loop time it expires
-        self._job_bytes: dict[tuple[str, bool], bytes] = {}
-        self.crawls: dict[int, dict[str, Any]] = {}
-        self._crawl_bytes: dict[int, bytes] = {}
-        self._next_id = 1000 + seed * 1_000_000
-        # ScreenshotCenter behaviour knobs (used by testing/_screenshotcenter.py)
-        self.crawl_completion_delay = 0.05  # s from crawl/create to "finished"
-        self.screenshot_completion_delay = 0.05  # s from screenshot/create to "finished"
-        self.batch_completion_delay = 0.05  # s from batch/create to "finished"
-        self.artifact_size = 2048  # bytes of each image/html/pdf/video artifact
-        self.artifact_latency = 0.0  # s added to every artifact download
+        self.uprock = UprockService(self.rng, seed=seed, origin=self._origin)
+        self.screenshotcenter = ScreenshotCenterService(self.rng, seed=seed, origin=self._origin)
+        self.services: list[Service] = [self.uprock, self.screenshotcenter]
         self._runner: web.AppRunner | None = None
         self.app = web.Application(middlewares=[self._middleware], client_max_size=64 * 2**20)
-        from . import _routes
-
-        _routes.setup(self, self.app)
+        for service in self.services:
+            service.add_routes(self.app.router)
 
     # -- lifetime ------------------------------------------------------------
 
@@ -216,82 +166,52 @@ class FakeServer:
     ) -> None:
         await self.close()
 
+    def _origin(self) -> str:
+        """``http://host:port`` once the port is known, else ``""``."""
+        return f"http://{self.host}:{self.port}" if self.port else ""
+
     @property
     def uprock_url(self) -> str:
         """Base URL for :class:`~uprock_async.UprockClient`."""
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self.host}:{self.port}{self.uprock.prefix}"
 
     @property
     def screenshotcenter_url(self) -> str:
         """Base URL for :class:`~uprock_async.ScreenshotCenterClient`."""
-        return f"http://{self.host}:{self.port}{SC_PREFIX}"
+        return f"http://{self.host}:{self.port}{self.screenshotcenter.prefix}"
 
-    # -- data ------------------------------------------------------------------
-
-    def next_id(self) -> int:
-        self._next_id += 1
-        return self._next_id
+    # -- data (kept by the services) -------------------------------------------
 
     def add_jobs(
         self, n: int, *, headers: int = 40, cookies: int = 20, status: str = "completed"
     ) -> list[str]:
         """Add ``n`` completed jobs with realistic details; returns their ids."""
-        ids = []
-        for _ in range(n):
-            job_id = _data._uuid(self.rng)
-            self.jobs[job_id] = _data.job_detail_payload(
-                self.rng,
-                job_id,
-                headers=headers,
-                cookies=cookies,
-                status=status,
-                base_url=self.uprock_url if self.port else "",
-            )
-            ids.append(job_id)
-        return ids
+        return self.uprock.add_jobs(n, headers=headers, cookies=cookies, status=status)
 
     def job_detail_bytes(self, job_id: str, parse_cookies: bool) -> bytes | None:
         """The encoded detail of a job (cached), or ``None`` if unknown."""
-        key = (job_id, parse_cookies)
-        cached = self._job_bytes.get(key)
-        if cached is None:
-            detail = self.jobs.get(job_id)
-            if detail is None:
-                return None
-            if not parse_cookies:  # unparsed: nil slices, which Go sends as null
-                detail = {**detail, "request_cookies": None, "response_cookies": None}
-            cached = self._job_bytes[key] = msgspec.json.encode(detail)
-        return cached
+        return self.uprock.job_detail_bytes(job_id, parse_cookies)
 
     def add_crawl(
         self, screenshots: int = 1000, *, status: str = "finished", domain: str = "example.com"
     ) -> int:
         """Add a crawl with ``screenshots`` screenshots (every 50th failed); returns its id."""
-        crawl_id = self.next_id()
-        first = self.next_id() * 1000
-        self.crawls[crawl_id] = _data.crawl_payload(
-            self.rng, crawl_id, screenshots, first_shot_id=first, status=status, domain=domain
-        )
-        return crawl_id
+        return self.screenshotcenter.add_crawl(screenshots, status=status, domain=domain)
 
     def crawl_bytes(self, crawl_id: int) -> bytes | None:
-        cached = self._crawl_bytes.get(crawl_id)
-        if cached is None:
-            crawl = self.crawls.get(crawl_id)
-            if crawl is None:
-                return None
-            cached = self._crawl_bytes[crawl_id] = msgspec.json.encode(
-                {"success": True, "data": crawl}
-            )
-        return cached
+        """The encoded ``crawl/info`` answer of a crawl (cached), or ``None`` if unknown."""
+        return self.screenshotcenter.crawl_bytes(crawl_id)
+
+    def next_id(self) -> int:
+        """A new ScreenshotCenter id (crawls, screenshots, batches)."""
+        return self.screenshotcenter.next_id()
 
     def invalidate(self, crawl_id: int | None = None, job_id: str | None = None) -> None:
         """Forget cached bytes after changing ``crawls``/``jobs`` in place."""
         if crawl_id is not None:
-            self._crawl_bytes.pop(crawl_id, None)
+            self.screenshotcenter.invalidate(crawl_id)
         if job_id is not None:
-            self._job_bytes.pop((job_id, True), None)
-            self._job_bytes.pop((job_id, False), None)
+            self.uprock.invalidate(job_id)
 
     # -- faults ----------------------------------------------------------------
 
@@ -342,13 +262,10 @@ class FakeServer:
 
     # -- the pipeline ------------------------------------------------------------
 
-    def _check_auth(self, request: web.Request) -> bool:
-        if is_screenshotcenter(request.path):
-            return (
-                request.headers.get("X-API-KEY") == self.api_key
-                or request.query.get("key") == self.api_key
-            )
-        return request.headers.get("Authorization") == f"Bearer {self.api_key}"
+    def service_for(self, path: str) -> Service:
+        """The service that owns ``path``: the one with the longest matching prefix."""
+        owners = [s for s in self.services if path == s.prefix or path.startswith(s.prefix + "/")]
+        return max(owners, key=lambda s: len(s.prefix))
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -360,60 +277,21 @@ class FakeServer:
                     request.method, request.path, dict(request.query), dict(request.headers), body
                 )
             )
+        service = self.service_for(request.path)
         if self.capacity is not None and self.in_flight >= self.capacity:
             self.rejected_for_capacity += 1
-            return error_response(request.path, 429, headers={"Retry-After": "0"})
+            return service.error(429, headers={"Retry-After": "0"})
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             for fault in self.faults:
                 if fault.matches(request.path, request.query):
                     fault.hits += 1
-                    return await self._apply(fault, request, handler)
-            if not self._check_auth(request):
-                return error_response(request.path, 401)
+                    return await answer(fault, request, handler, service.error)
+            if not service.authorized(request, self.api_key):
+                return service.error(401)
             if self.latency:
                 await asyncio.sleep(self.latency)
             return await handler(request)
         finally:
             self.in_flight -= 1
-
-    async def _apply(
-        self, fault: Fault, request: web.Request, handler: Handler
-    ) -> web.StreamResponse:
-        if fault.delay:
-            await asyncio.sleep(fault.delay)
-        if fault.disconnect:
-            if request.transport is not None:
-                request.transport.close()
-            raise asyncio.CancelledError  # aiohttp drops the request quietly
-        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
-        if fault.truncate:
-            real = await handler(request)
-            full = (
-                real.body
-                if isinstance(real, web.Response) and isinstance(real.body, bytes)
-                else b'{"truncated": true, "padding": "' + b"x" * 200 + b'"}'
-            )
-            response = web.StreamResponse(
-                status=real.status, headers={"Content-Type": "application/json"}
-            )
-            response.content_length = len(full)
-            await response.prepare(request)
-            await response.write(full[: len(full) // 2])
-            if request.transport is not None:
-                request.transport.close()
-            return response
-        if fault.status < 400 and fault.body is None:
-            return await handler(request)  # a slow but good answer
-        if fault.body is None:
-            return error_response(request.path, fault.status, headers=headers)
-        if isinstance(fault.body, dict):
-            return web.Response(
-                status=fault.status,
-                body=msgspec.json.encode(fault.body),
-                content_type="application/json",
-                headers=headers,
-            )
-        raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
-        return web.Response(status=fault.status, body=raw, headers=headers)

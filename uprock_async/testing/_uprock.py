@@ -1,8 +1,8 @@
-"""FakeServer routes of the Uprock Crawl API.
+"""The Uprock Crawl API of FakeServer: :class:`UprockService`, its state and routes.
 
 Stateful and deterministic: ids come from the server's seeded RNG. A job made by
 ``POST /crawl/v1/new`` is ``pending``, ``running`` after half of
-``server.job_completion_delay`` and ``completed`` after all of it, when its result
+``job_completion_delay`` and ``completed`` after all of it, when its result
 appears; until then its download answers ``202`` "processing incomplete".
 Sessions turn ``expired`` after their ``duration_seconds``. Bad requests answer
 400 with Uprock's bare JSON string ``"invalid request: …"``. Empty lists and maps
@@ -19,19 +19,18 @@ import gzip
 import random
 import uuid
 import zlib
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 from aiohttp import web
 
 from . import _data
-from ._server import error_response, json_response
+from ._responses import json_response, uprock_error
+from ._service import Service, route
 
-if TYPE_CHECKING:
-    from ._server import FakeServer
-
-__all__ = ["download_content", "setup"]
+__all__ = ["UprockService", "download_content"]
 
 _METHODS = frozenset(
     {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "SOLANA_JSON_RPC", "CRAWL_FULL_PAGE"}
@@ -42,11 +41,16 @@ _JOB_NOT_FOUND = "not found: job does not exist or you are not authorized to vie
 _SESSION_NOT_FOUND = "not found: session does not exist or you are not authorized to view it"
 
 
-def download_content(server: FakeServer, job_id: str) -> bytes:
+class _Seeded(Protocol):
+    seed: int
+
+
+def download_content(server: _Seeded, job_id: str) -> bytes:
     """The bytes FakeServer serves for ``GET /crawl/v1/jobs/{job_id}/download``.
 
     Deterministic per (seed, job id), HTML-like and 20-60 KB, so compression is
-    meaningful and tests can compare exact bytes.
+    meaningful and tests can compare exact bytes. ``server`` is the
+    :class:`FakeServer` (or anything with its ``seed``).
     """
     rng = random.Random(f"{server.seed}:{job_id}")
     words = [_data._token(rng, rng.randint(2, 10)) for _ in range(400)]
@@ -67,6 +71,10 @@ def _now() -> datetime:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
 
 
 class _BadRequest(Exception):
@@ -111,6 +119,29 @@ def _check_job_request(data: Any) -> dict[str, Any]:
     return {"url": url, "method": method, "timeout_sec": timeout, "placement": placement}
 
 
+def _check_batch_request(data: Any) -> list[str]:
+    """The ``job_ids`` of a ``POST /crawl/v1/jobs/batch/status`` body."""
+    ids = data.get("job_ids") if isinstance(data, dict) else None
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise _BadRequest("job_ids must be a non-empty list of strings")
+    if len(ids) > _BATCH_LIMIT:
+        raise _BadRequest(f"at most {_BATCH_LIMIT} job_ids per request")
+    return ids
+
+
+def _check_session_request(data: Any) -> tuple[int, dict[str, Any] | None]:
+    """``(duration_seconds, placement)`` of a ``POST /crawl/v1/session/new`` body."""
+    if not isinstance(data, dict):
+        raise _BadRequest("body must be a JSON object")
+    duration = data.get("duration_seconds", _DEFAULT_SESSION_SECONDS)
+    if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 3600:
+        raise _BadRequest("duration_seconds must be between 1 and 3600")
+    placement = data.get("placement")
+    if placement is not None and not isinstance(placement, dict):
+        raise _BadRequest("placement must be an object")
+    return duration, placement
+
+
 async def _json(request: web.Request) -> Any:
     try:
         return msgspec.json.decode(await request.read())
@@ -118,95 +149,150 @@ async def _json(request: web.Request) -> Any:
         raise _BadRequest("body is not valid JSON") from None
 
 
-def setup(server: FakeServer, app: web.Application) -> None:
-    """Register the Uprock routes on ``app``."""
-    results: dict[str, Any] = {}  # job id -> its result, revealed on completion
+def _bad_request(message: str) -> web.Response:
+    return uprock_error(400, f"invalid request: {message}")
 
-    def loop_time() -> float:
-        return asyncio.get_running_loop().time()
 
-    def refresh(job_id: str) -> dict[str, Any] | None:
+class UprockService(Service):
+    """The Uprock Crawl API: jobs, their details and downloads, and sessions."""
+
+    prefix = ""  # owns every path no other service claims
+    error = staticmethod(uprock_error)
+
+    def __init__(self, rng: random.Random, *, seed: int, origin: Callable[[], str]) -> None:
+        super().__init__(rng, seed=seed, origin=origin)
+        self.jobs: dict[str, dict[str, Any]] = {}  # job id -> its detail payload
+        # A job made by POST /crawl/v1/new is pending, then running, then
+        # completed job_completion_delay seconds later.
+        self.job_completion_delay = 0.05
+        self.job_created: dict[str, float] = {}  # job id -> loop time of creation
+        self.results: dict[str, Any] = {}  # job id -> its result, revealed on completion
+        self.sessions: dict[str, dict[str, Any]] = {}  # wire payloads of crawl sessions
+        self.session_deadlines: dict[str, float] = {}  # session id -> loop time it expires
+        self._job_bytes: dict[tuple[str, bool], bytes] = {}
+
+    def authorized(self, request: web.Request, api_key: str) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {api_key}"
+
+    # -- data ----------------------------------------------------------------------
+
+    def add_jobs(
+        self, n: int, *, headers: int = 40, cookies: int = 20, status: str = "completed"
+    ) -> list[str]:
+        """Add ``n`` jobs with realistic details; returns their ids."""
+        ids = []
+        for _ in range(n):
+            job_id = _data._uuid(self.rng)
+            self.jobs[job_id] = _data.job_detail_payload(
+                self.rng,
+                job_id,
+                headers=headers,
+                cookies=cookies,
+                status=status,
+                base_url=self.origin(),
+            )
+            ids.append(job_id)
+        return ids
+
+    def job_detail_bytes(self, job_id: str, parse_cookies: bool) -> bytes | None:
+        """The encoded detail of a job (cached), or ``None`` if unknown."""
+        key = (job_id, parse_cookies)
+        cached = self._job_bytes.get(key)
+        if cached is None:
+            detail = self.jobs.get(job_id)
+            if detail is None:
+                return None
+            if not parse_cookies:  # unparsed: nil slices, which Go sends as null
+                detail = {**detail, "request_cookies": None, "response_cookies": None}
+            cached = self._job_bytes[key] = msgspec.json.encode(detail)
+        return cached
+
+    def invalidate(self, job_id: str) -> None:
+        """Forget the cached bytes of a job changed in place."""
+        self._job_bytes.pop((job_id, True), None)
+        self._job_bytes.pop((job_id, False), None)
+
+    def refresh(self, job_id: str) -> dict[str, Any] | None:
         """The job's detail payload with its status moved along the clock."""
-        detail = server.jobs.get(job_id)
-        created = server.job_created.get(job_id)
+        detail = self.jobs.get(job_id)
+        created = self.job_created.get(job_id)
         if detail is None or created is None:
             return detail
-        elapsed = loop_time() - created
-        delay = server.job_completion_delay
+        elapsed = _loop_time() - created
+        delay = self.job_completion_delay
         status = (
             "completed" if elapsed >= delay else "running" if elapsed >= delay / 2 else "pending"
         )
         if detail["job"]["status"] != status:
             detail["job"]["status"] = status
             if status == "completed":
-                detail["result"] = results.pop(job_id, None)
-            server.invalidate(job_id=job_id)
+                detail["result"] = self.results.pop(job_id, None)
+            self.invalidate(job_id)
         return detail
 
-    def session_payload(session_id: str) -> dict[str, Any] | None:
-        session = server.sessions.get(session_id)
+    def session(self, session_id: str) -> dict[str, Any] | None:
+        """A session's payload, ``expired`` once its deadline has passed."""
+        session = self.sessions.get(session_id)
         if session is None:
             return None
-        deadline = server.session_deadlines.get(session_id)
-        if session["status"] == "active" and deadline is not None and loop_time() >= deadline:
+        deadline = self.session_deadlines.get(session_id)
+        if session["status"] == "active" and deadline is not None and _loop_time() >= deadline:
             session["status"] = "expired"
         return session
 
-    def bad_request(request: web.Request, message: str) -> web.Response:
-        return error_response(request.path, 400, f"invalid request: {message}")
+    # -- routes --------------------------------------------------------------------
 
-    async def create_job(request: web.Request) -> web.StreamResponse:
+    @route("POST", "/crawl/v1/new")
+    async def create_job(self, request: web.Request) -> web.StreamResponse:
         try:
             data = await _json(request)
             fields = _check_job_request(data)
         except _BadRequest as exc:
-            return bad_request(request, str(exc))
+            return _bad_request(str(exc))
         session_id = data.get("session_id")
         if session_id is not None:
-            session = session_payload(str(session_id))
+            session = self.session(str(session_id))
             if session is None:
-                return error_response(request.path, 404, _SESSION_NOT_FOUND)
+                return uprock_error(404, _SESSION_NOT_FOUND)
             if session["status"] != "active":
-                return bad_request(request, f"session {session_id} is {session['status']}")
-        job_id = _data._uuid(server.rng)
+                return _bad_request(f"session {session_id} is {session['status']}")
+        job_id = _data._uuid(self.rng)
         detail = _data.job_detail_payload(
-            server.rng, job_id, status="pending", base_url=server.uprock_url
+            self.rng, job_id, status="pending", base_url=self.origin()
         )
         detail["job"].update(fields, session_id=session_id, submitted_at=_iso(_now()))
-        results[job_id] = detail["result"]
+        self.results[job_id] = detail["result"]
         detail["result"] = None
-        server.jobs[job_id] = detail
-        server.job_created[job_id] = loop_time()
+        self.jobs[job_id] = detail
+        self.job_created[job_id] = _loop_time()
         if session_id is not None:
-            joined = server.sessions[str(session_id)]
+            joined = self.sessions[str(session_id)]
             joined["job_ids"] = [*(joined["job_ids"] or ()), job_id]
         return json_response(detail["job"], status=201)
 
-    async def job_status(request: web.Request) -> web.StreamResponse:
-        detail = refresh(request.match_info["job_id"])
+    @route("GET", "/crawl/v1/status/{job_id}")
+    async def job_status(self, request: web.Request) -> web.StreamResponse:
+        detail = self.refresh(request.match_info["job_id"])
         if detail is None:
-            return error_response(request.path, 404, _JOB_NOT_FOUND)
+            return uprock_error(404, _JOB_NOT_FOUND)
         return json_response(detail["job"])
 
-    async def job_detail(request: web.Request) -> web.StreamResponse:
+    @route("GET", "/crawl/v1/jobs/{job_id}/detail")
+    async def job_detail(self, request: web.Request) -> web.StreamResponse:
         job_id = request.match_info["job_id"]
-        refresh(job_id)
+        self.refresh(job_id)
         parse = request.query.get("parse_cookies", "false").lower() in ("1", "true", "yes")
-        body = server.job_detail_bytes(job_id, parse)
+        body = self.job_detail_bytes(job_id, parse)
         if body is None:
-            return error_response(request.path, 404, _JOB_NOT_FOUND)
+            return uprock_error(404, _JOB_NOT_FOUND)
         return web.Response(body=body, content_type="application/json")
 
-    async def batch_status(request: web.Request) -> web.StreamResponse:
+    @route("POST", "/crawl/v1/jobs/batch/status")
+    async def batch_status(self, request: web.Request) -> web.StreamResponse:
         try:
-            data = await _json(request)
+            ids = _check_batch_request(await _json(request))
         except _BadRequest as exc:
-            return bad_request(request, str(exc))
-        ids = data.get("job_ids") if isinstance(data, dict) else None
-        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-            return bad_request(request, "job_ids must be a non-empty list of strings")
-        if len(ids) > _BATCH_LIMIT:
-            return bad_request(request, f"at most {_BATCH_LIMIT} job_ids per request")
+            return _bad_request(str(exc))
         out: dict[str, Any] = {}
         for job_id in ids:
             try:
@@ -214,53 +300,20 @@ def setup(server: FakeServer, app: web.Application) -> None:
             except ValueError:
                 out[job_id] = {"error": "invalid_uuid"}
                 continue
-            detail = refresh(job_id)
+            detail = self.refresh(job_id)
             out[job_id] = {"error": "not_found"} if detail is None else {"job": detail["job"]}
         found = sum(1 for entry in out.values() if "job" in entry)
         return json_response({"found_count": found, "requested_count": len(ids), "results": out})
 
-    async def create_session(request: web.Request) -> web.StreamResponse:
-        try:
-            data = await _json(request)
-        except _BadRequest as exc:
-            return bad_request(request, str(exc))
-        if not isinstance(data, dict):
-            return bad_request(request, "body must be a JSON object")
-        duration = data.get("duration_seconds", _DEFAULT_SESSION_SECONDS)
-        if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 3600:
-            return bad_request(request, "duration_seconds must be between 1 and 3600")
-        placement = data.get("placement")
-        if placement is not None and not isinstance(placement, dict):
-            return bad_request(request, "placement must be an object")
-        session_id = _data._uuid(server.rng)
-        now = _now()
-        server.sessions[session_id] = {
-            "id": session_id,
-            "status": "active",
-            "created_at": _iso(now),
-            "expires_at": _iso(now + timedelta(seconds=duration)),
-            "closed_at": None,
-            "device_id": "dev_" + _data._token(server.rng, 12),
-            "placement": placement,  # null when not given: a Go nil map
-            "job_ids": None,  # a Go nil slice until a job joins
-        }
-        server.session_deadlines[session_id] = loop_time() + duration
-        return json_response(server.sessions[session_id], status=201)
-
-    async def get_session(request: web.Request) -> web.StreamResponse:
-        session = session_payload(request.match_info["session_id"])
-        if session is None:
-            return error_response(request.path, 404, _SESSION_NOT_FOUND)
-        return json_response(session)
-
-    async def download(request: web.Request) -> web.StreamResponse:
+    @route("GET", "/crawl/v1/jobs/{job_id}/download")
+    async def download(self, request: web.Request) -> web.StreamResponse:
         job_id = request.match_info["job_id"]
-        detail = refresh(job_id)
+        detail = self.refresh(job_id)
         if detail is None:
-            return error_response(request.path, 404, _JOB_NOT_FOUND)
+            return uprock_error(404, _JOB_NOT_FOUND)
         if detail["job"]["status"] != "completed":
             return json_response(msgspec.json.encode("processing incomplete: retry shortly"), 202)
-        content = download_content(server, job_id)
+        content = download_content(self, job_id)
         accepted = request.headers.get("Accept-Encoding", "").lower()
         headers = {"Content-Type": "text/html; charset=utf-8"}
         # Compressed like the real service may do it, so clients must decode it.
@@ -272,10 +325,30 @@ def setup(server: FakeServer, app: web.Application) -> None:
             headers["Content-Encoding"] = "deflate"
         return web.Response(body=content, headers=headers)
 
-    app.router.add_post("/crawl/v1/new", create_job)
-    app.router.add_get("/crawl/v1/status/{job_id}", job_status)
-    app.router.add_get("/crawl/v1/jobs/{job_id}/detail", job_detail)
-    app.router.add_post("/crawl/v1/jobs/batch/status", batch_status)
-    app.router.add_get("/crawl/v1/jobs/{job_id}/download", download)
-    app.router.add_post("/crawl/v1/session/new", create_session)
-    app.router.add_get("/crawl/v1/session/{session_id}", get_session)
+    @route("POST", "/crawl/v1/session/new")
+    async def create_session(self, request: web.Request) -> web.StreamResponse:
+        try:
+            duration, placement = _check_session_request(await _json(request))
+        except _BadRequest as exc:
+            return _bad_request(str(exc))
+        session_id = _data._uuid(self.rng)
+        now = _now()
+        self.sessions[session_id] = {
+            "id": session_id,
+            "status": "active",
+            "created_at": _iso(now),
+            "expires_at": _iso(now + timedelta(seconds=duration)),
+            "closed_at": None,
+            "device_id": "dev_" + _data._token(self.rng, 12),
+            "placement": placement,  # null when not given: a Go nil map
+            "job_ids": None,  # a Go nil slice until a job joins
+        }
+        self.session_deadlines[session_id] = _loop_time() + duration
+        return json_response(self.sessions[session_id], status=201)
+
+    @route("GET", "/crawl/v1/session/{session_id}")
+    async def get_session(self, request: web.Request) -> web.StreamResponse:
+        session = self.session(request.match_info["session_id"])
+        if session is None:
+            return uprock_error(404, _SESSION_NOT_FOUND)
+        return json_response(session)
