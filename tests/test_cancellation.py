@@ -1,4 +1,5 @@
-"""Cancelling the consumer at random points leaks no task, connection or file.
+"""Cancelling the consumer at random points leaks no task, connection or file,
+and leaving a fan-out in any way closes a generator input before the block exits.
 
 The FakeServer runs on its own event loop in a thread, so every task left on
 the test's loop belongs to the client: after each cancelled trial the set of
@@ -12,18 +13,20 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import anyio
+import anyio.lowlevel
 import pytest
 from aiohttp import web
 from yarl import URL
 
 from tests.conftest import FAST_RETRY
-from uprock_async import Limits, UprockClient
+from uprock_async import Limits, NotFoundError, UprockClient, fan_out
+from uprock_async._fanout import gather
 from uprock_async.testing import FakeServer
 
 TRIALS = 100  # random cancellation points over fan-outs of LOOKUPS lookups
@@ -196,3 +199,110 @@ async def test_cancelling_a_download_mid_transfer_leaves_no_file_behind(
     await settle_server(remote)
     assert asyncio.all_tasks() == baseline
     assert mid_transfer >= DOWNLOAD_TRIALS // 2  # most cancels hit a half-written file
+
+
+# -- a generator input is closed on the way out ------------------------------------------
+
+
+class Source:
+    """A generator input of ``values`` whose ``finally`` records when it ran
+    (optionally awaiting first, as cleanup that closes a cursor would)."""
+
+    def __init__(self, values: Sequence[Any] = range(1000), *, cleanup_awaits: bool = False):
+        self.values = values
+        self.cleanup_awaits = cleanup_awaits
+        self.closed = False
+
+    async def agen(self) -> AsyncIterator[Any]:
+        try:
+            for value in self.values:
+                yield value
+        finally:
+            if self.cleanup_awaits:
+                await anyio.lowlevel.checkpoint()
+            self.closed = True
+
+    def gen(self) -> Iterator[Any]:
+        try:
+            yield from self.values
+        finally:
+            self.closed = True
+
+
+async def quick(x: int) -> int:
+    await anyio.lowlevel.checkpoint()
+    return x
+
+
+@pytest.mark.parametrize("cleanup_awaits", [False, True])
+@pytest.mark.parametrize("kind", ["async generator", "generator"])
+async def test_leaving_fan_out_early_closes_a_generator_input_before_the_block_exits(
+    kind: str, cleanup_awaits: bool
+) -> None:
+    source = Source(cleanup_awaits=cleanup_awaits)
+    items = source.agen() if kind == "async generator" else source.gen()
+    async with fan_out(quick, items, concurrency=4) as outcomes:
+        async for _ in outcomes:
+            break
+    assert source.closed  # no await between the block's end and here
+
+
+async def test_a_fan_out_that_runs_to_the_end_closes_its_input_too() -> None:
+    source = Source(range(20))
+    async with fan_out(quick, source.agen(), concurrency=4) as outcomes:
+        assert len([o async for o in outcomes]) == 20
+    assert source.closed
+
+
+async def test_the_callers_timeout_closes_a_generator_input() -> None:
+    source = Source()
+
+    async def slow(x: int) -> int:
+        await anyio.sleep(10)
+        return x
+
+    with anyio.move_on_after(0.02) as scope:
+        async with fan_out(slow, source.agen(), concurrency=4) as outcomes:
+            async for _ in outcomes:
+                pass
+    assert scope.cancelled_caught
+    assert source.closed
+
+
+async def test_gather_failing_fast_closes_a_generator_input_before_raising() -> None:
+    source = Source()
+
+    async def picky(x: int) -> int:
+        await anyio.lowlevel.checkpoint()
+        if x == 7:
+            raise LookupError(x)
+        return x
+
+    with pytest.raises(LookupError):
+        await gather(picky, source.agen(), concurrency=4)
+    assert source.closed
+
+
+async def test_the_client_helpers_close_the_callers_async_generator(
+    server: FakeServer, uprock: UprockClient
+) -> None:
+    ids = server.add_jobs(30, headers=2, cookies=0)
+
+    source = Source(ids)
+    async with uprock.iter_job_details(source.agen(), concurrency=4) as outcomes:
+        async for outcome in outcomes:
+            assert outcome.ok
+            break
+    assert source.closed
+
+    server.inject(f"/crawl/v1/jobs/{ids[5]}/detail", status=404, times=1)
+    source = Source(ids)
+    with pytest.raises(NotFoundError):
+        await uprock.job_details(source.agen(), concurrency=4)
+    assert source.closed
+
+    source = Source(ids)  # a plain generator, through the same id check
+    async with uprock.iter_job_details(source.gen(), concurrency=4) as outcomes:
+        async for _ in outcomes:
+            break
+    assert source.closed

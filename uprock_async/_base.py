@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
@@ -162,16 +171,35 @@ def validated(
     items: Iterable[Any] | AsyncIterable[Any], check: Callable[[Any], V], what: str
 ) -> Iterable[V] | AsyncIterable[V]:
     """``items`` passed through ``check``: all at once for a collection (so a bad id
-    fails before any request), lazily for iterators and async iterables."""
+    fails before any request), lazily for iterators and async iterables.
+
+    A generator given here is closed when the wrapper is, so the fan-out that
+    closes its input on the way out reaches the caller's generator through it.
+    """
     if isinstance(items, (str, bytes)):
         raise TypeError(f"{what} must be an iterable of ids, not a single string")
     if isinstance(items, AsyncIterable):
 
         async def checked() -> AsyncIterator[V]:
-            async for item in items:
-                yield check(item)
+            source = items.__aiter__()
+            try:
+                async for item in source:
+                    yield check(item)
+            finally:
+                if inspect.isasyncgen(source):  # `async for` alone leaves it suspended
+                    await source.aclose()
 
         return checked()
     if isinstance(items, (list, tuple, set, frozenset)):
         return [check(item) for item in items]
+    if inspect.isgenerator(items):
+        generator = items
+
+        def checked_sync() -> Iterator[V]:
+            try:
+                yield from map(check, generator)
+            finally:
+                generator.close()
+
+        return checked_sync()
     return map(check, items)

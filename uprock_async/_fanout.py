@@ -3,10 +3,24 @@
 One engine serves two sinks. :func:`fan_out` streams :class:`Outcome` objects
 through a bounded queue (completion order, or input order within a bounded
 window); :func:`gather` stores values in a list by index (the path behind
-``job_details``: no queue hop per item). Either way a fixed number of worker
-tasks pull items lazily from the input, so a million items run in constant
-memory, and everything runs inside one task group: leaving the ``async with``
-(or cancelling the caller) cancels what is in flight.
+``job_details``: no queue hop per item). Either way worker tasks pull items
+lazily from the input, so a million items run in constant memory, and
+everything runs inside one task group: leaving the ``async with`` (or
+cancelling the caller) cancels what is in flight.
+
+Workers start as items arrive, not all at once: a worker that takes an item
+while every worker is busy in a call starts as many more as are busy (so the
+count doubles, reaching 64 in 7 turns of the event loop), up to the limit. So 3
+items at ``concurrency=200_000`` cost 4 tasks, a call that never suspends runs
+on 2, and an input that trickles in (stdin) needs at most twice as many tasks
+as there are calls really running at once.
+
+Nothing is lost silently. An exception from ``fn`` becomes an outcome; any
+``BaseException`` from it (``CancelledError`` a library raised, ``KeyboardInterrupt``,
+a custom one) ends the run and is raised as itself once the other calls are
+cancelled. Only a cancellation of a scope around the workers (the caller's, or
+the fan-out's own) is taken as a cancellation. A generator input is closed when
+the run ends, so its ``finally`` has run by the time ``fan_out``/``gather`` returns.
 
 The hot loop avoids anyio's memory streams and semaphores on purpose: each of
 their operations is a checkpoint (an event-loop round trip), which made a
@@ -17,6 +31,7 @@ only suspend when they must wait, and workers checkpoint every
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
 from collections.abc import (
@@ -94,9 +109,9 @@ class _Engine(Generic[I, R]):
     """Workers that pull ``(index, item)`` lazily, call ``fn`` and hand outcomes to a sink.
 
     ``failure`` is what must end the whole run and reach the caller as itself:
-    an exception raised by the input iterator, ``KeyboardInterrupt``/``SystemExit``
-    from ``fn`` (caught in the worker, because asyncio lets those escape the
-    event loop from any task), or :func:`gather`'s first error.
+    an exception raised by the input iterator or a callback, any ``BaseException``
+    raised by ``fn`` (a ``CancelledError`` too, unless the workers' own scope was
+    cancelled), or :func:`gather`'s first error.
     """
 
     def __init__(
@@ -133,13 +148,35 @@ class _Engine(Generic[I, R]):
         self.failure: BaseException | None = None
         self.cancel: Callable[[], None] | None = None
         self.window: Slots | None = None
-
-    @property
-    def workers(self) -> int:
-        """How many worker tasks to start: the most calls that may ever run at once."""
         limit = self.limit
         most = limit.maximum if isinstance(limit, AdaptiveConcurrency) else limit
-        return max(1, min(most, self.total)) if self.total is not None else most
+        #: The most worker tasks there will ever be: the most calls that may run at once.
+        self.workers = max(1, min(most, self.total)) if self.total is not None else most
+        self.started = 0  # worker tasks started so far
+        self.busy = 0  # workers inside a call of fn
+        self.growing = True  # started < workers
+        self._spawn: Callable[[], object] | None = None
+
+    def start(self, spawn: Callable[[], object]) -> None:
+        """Start the first worker with ``spawn``; each further one starts when an
+        item arrives and every worker so far is busy in a call (see :meth:`grow`)."""
+        self._spawn = spawn
+        self.grow()
+
+    def grow(self) -> None:
+        """Start as many more workers as are busy (at least one), up to the limit.
+
+        Doubling, not one at a time: a task started now first runs on the next
+        turn of the event loop, so one at a time would take 64 turns to reach
+        ``concurrency=64`` while the first calls already complete. At most one
+        idle worker per busy one is the price.
+        """
+        assert self._spawn is not None
+        more = min(max(1, self.busy), self.workers - self.started)
+        self.started += more
+        self.growing = self.started < self.workers
+        for _ in range(more):
+            self._spawn()
 
     def fail(self, exc: BaseException) -> None:
         """Stop pulling, cancel what runs, and make ``exc`` the run's result."""
@@ -149,11 +186,24 @@ class _Engine(Generic[I, R]):
         if self.cancel is not None:
             self.cancel()
 
+    async def close_input(self) -> None:
+        """Close a generator input, so its ``finally`` has run when the run ends.
+
+        An async generator left suspended would otherwise be finalised later by
+        the event loop, after the caller has moved on. Call only once no worker
+        runs: a generator cannot be closed while another task is inside it.
+        """
+        source: object = self._aiter if self._aiter is not None else self._iter
+        self._aiter = self._iter = None
+        if inspect.isasyncgen(source):
+            await source.aclose()
+        elif inspect.isgenerator(source):
+            source.close()
+
     async def _pull_async(self) -> tuple[int, I] | None:
         assert self._lock is not None
-        assert self._aiter is not None
         async with self._lock:
-            if self.stopped:
+            if self.stopped or self._aiter is None:
                 return None
             try:
                 item = await self._aiter.__anext__()
@@ -168,72 +218,91 @@ class _Engine(Generic[I, R]):
         """Pull, call, hand over — until the input runs out or the run stops.
 
         ``sink`` is a :class:`Queue` when ``async_sink``, else a plain callable.
+        Whatever escapes the loop ends the run as :attr:`failure`, except a real
+        cancellation: a task group would drop a ``CancelledError`` without a
+        trace (and asyncio lets ``KeyboardInterrupt`` escape the event loop).
         """
-        fn, rate, window, progress = self.fn, self.rate, self.window, self.progress
-        limiter = self.limit if isinstance(self.limit, AdaptiveConcurrency) else None
-        probe: Probe | None = None
-        if limiter is not None:
-            # This task's own context: the transport feeds every HTTP attempt to it.
-            probe = Probe(limiter)
-            current_probe.set(probe)
-        iterator = self._iter
-        report = progress.active
-        since_checkpoint = 0
-        while not self.stopped:
-            if window is not None:
-                await window.acquire()
-            if probe is not None:
-                await probe.acquire()  # before pulling: no pulled item waits on the limiter
-            # -- pull one item ------------------------------------------------
-            pulled: tuple[int, I] | None = None
-            try:
-                if iterator is not None:
-                    if not self.stopped:
-                        try:
-                            item = next(iterator)
-                        except StopIteration:
-                            self.stopped = True
-                        else:
-                            pulled = (self.count, item)
-                            self.count += 1
-                else:
-                    pulled = await self._pull_async()
-            except Exception as exc:  # the input itself is broken: that ends the run
-                self.fail(exc)
-            if pulled is None:
-                if probe is not None:
-                    probe.release()
+        # The try wraps the loop in place rather than in a second coroutine: every
+        # resumption of a suspended call passes through each frame of the await chain.
+        try:
+            fn, rate, window, progress = self.fn, self.rate, self.window, self.progress
+            limiter = self.limit if isinstance(self.limit, AdaptiveConcurrency) else None
+            probe: Probe | None = None
+            if limiter is not None:
+                # This task's own context: the transport feeds every HTTP attempt to it.
+                probe = Probe(limiter)
+                current_probe.set(probe)
+            iterator = self._iter
+            report = progress.active
+            since_checkpoint = 0
+            while not self.stopped:
                 if window is not None:
-                    window.release()
-                return
-            index, item = pulled
-            # -- call it --------------------------------------------------------
-            try:
-                if rate is not None:
-                    await rate.wait()
-                if probe is None:
-                    outcome: Outcome[I, R] = Outcome(index, item, await fn(item), None)
-                else:
-                    outcome = await self._limited_call(probe, index, item)
-            except Exception as exc:
-                outcome = Outcome(index, item, None, exc)
-            except (KeyboardInterrupt, SystemExit) as exc:
-                self.fail(exc)
-                return
-            finally:
+                    await window.acquire()
                 if probe is not None:
-                    probe.release()
-            if report:
-                progress.advance()
-            if async_sink:
-                if not sink.put_nowait(outcome):
-                    await sink.put(outcome)
-            else:
-                sink(outcome)
-                since_checkpoint += 1
-                if since_checkpoint >= _CHECKPOINT_EVERY:
-                    since_checkpoint = 0
-                    await checkpoint()  # a call that never suspends must not starve the loop
+                    await probe.acquire()  # before pulling: no pulled item waits on the limiter
+                # -- pull one item ------------------------------------------------
+                pulled: tuple[int, I] | None = None
+                try:
+                    if iterator is not None:
+                        if not self.stopped:
+                            try:
+                                item = next(iterator)
+                            except StopIteration:
+                                self.stopped = True
+                            else:
+                                pulled = (self.count, item)
+                                self.count += 1
+                    else:
+                        pulled = await self._pull_async()
+                except Exception as exc:  # the input itself is broken: that ends the run
+                    self.fail(exc)
+                if pulled is None:
+                    if probe is not None:
+                        probe.release()
+                    if window is not None:
+                        window.release()
+                    return
+                index, item = pulled
+                # -- call it --------------------------------------------------------
+                try:
+                    if rate is not None:
+                        await rate.wait()
+                    # Counted after the rate wait: a worker waiting to start holds the
+                    # next item, so no other worker is needed for it. Once every
+                    # worker has started the count has no use: the hot path skips it.
+                    counted = self.growing
+                    if counted:
+                        busy = self.busy + 1
+                        self.busy = busy
+                        if busy >= self.started and not self.stopped:
+                            self.grow()  # all are in a call: the next item needs a new one
+                    try:
+                        if probe is None:
+                            outcome: Outcome[I, R] = Outcome(index, item, await fn(item), None)
+                        else:
+                            outcome = await self._limited_call(probe, index, item)
+                    except Exception as exc:
+                        outcome = Outcome(index, item, None, exc)
+                finally:
+                    if probe is not None:
+                        probe.release()
+                if counted:
+                    self.busy -= 1
+                if report:
+                    progress.advance()
+                if async_sink:
+                    if not sink.put_nowait(outcome):
+                        await sink.put(outcome)
+                else:
+                    sink(outcome)
+                    since_checkpoint += 1
+                    if since_checkpoint >= _CHECKPOINT_EVERY:
+                        since_checkpoint = 0
+                        await checkpoint()  # a call that never suspends must not starve the loop
+        except BaseException as exc:
+            if isinstance(exc, anyio.get_cancelled_exc_class()) and _scope_cancelled():
+                raise
+            self.fail(exc)
 
     async def _limited_call(self, probe: Probe, index: int, item: I) -> Outcome[I, R]:
         probe.fed = False
@@ -249,6 +318,13 @@ class _Engine(Generic[I, R]):
                 probe.limiter.record(
                     started, time.monotonic() - started, overloaded=is_overload(error)
                 )
+
+
+def _scope_cancelled() -> bool:
+    """True when a cancel scope around the current task was cancelled (or is past
+    its deadline): a ``CancelledError`` is then a real cancellation of the run,
+    not one that ``fn`` raised by itself."""
+    return anyio.current_effective_deadline() <= anyio.current_time()
 
 
 def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -283,10 +359,13 @@ class FanOut(Generic[I, R]):
         await tg.__aenter__()
         self._tg = tg
         self._engine.cancel = tg.cancel_scope.cancel
-        self._live = self._engine.workers
-        for _ in range(self._live):
-            tg.start_soon(self._work)
+        self._engine.start(self._spawn)
         return self
+
+    def _spawn(self) -> None:
+        assert self._tg is not None
+        self._live += 1  # counted now: the queue closes when the last worker ends
+        self._tg.start_soon(self._work)
 
     async def _work(self) -> None:
         try:
@@ -304,6 +383,9 @@ class FanOut(Generic[I, R]):
     ) -> bool | None:
         assert self._tg is not None
         self._tg.cancel_scope.cancel()  # finished or left early: nothing may outlive the block
+        # A worker spawned just now runs its first step before the cancellation
+        # reaches it: it must not pull another item from the caller's input.
+        self._engine.stopped = True
         error: BaseException | None = None
         try:
             suppress = await self._tg.__aexit__(exc_type, exc, tb)
@@ -314,6 +396,7 @@ class FanOut(Generic[I, R]):
         finally:
             self._queue.close()
             self._engine.progress.close()
+            await self._engine.close_input()  # every worker has ended: no one is inside it
         if self._engine.failure is not None:
             raise self._engine.failure
         if error is not None:
@@ -366,10 +449,16 @@ def fan_out(
     second (smoothly, no bursts); ``ordered=True`` yields in input order (holding
     at most a window of 256 to 1024 outcomes); ``progress`` is ``True``
     (a tqdm bar) or a callable ``(done, total)``. Exceptions raised by ``fn``
-    become :attr:`Outcome.error`; cancellation and ``KeyboardInterrupt``
-    propagate, as does an exception raised by the ``items`` iterator itself.
-    Leaving the block early cancels every call still running. Bad arguments
-    raise ``ValueError``/``TypeError`` here, before any call.
+    become :attr:`Outcome.error`. Any other ``BaseException`` from ``fn`` (a
+    ``CancelledError`` it raised itself, ``KeyboardInterrupt``, ``SystemExit``)
+    cancels the other calls and is raised as itself by the ``async with``, as is
+    an exception raised by the ``items`` iterator or the ``progress`` callable:
+    the stream never just ends early. Cancelling the caller cancels the calls.
+    Leaving the block early cancels every call still running, and a generator
+    input is closed (``aclose()`` for an async generator) before the block exits,
+    so its ``finally`` has run. Worker tasks start as items arrive, so a large
+    ``concurrency`` over a few items costs a few tasks. Bad arguments raise
+    ``ValueError``/``TypeError`` here, before any call.
     """
     engine: _Engine[I, R] = _Engine(
         fn, items, concurrency=concurrency, per_second=per_second, progress=progress
@@ -397,7 +486,11 @@ async def gather(
 
     With ``return_exceptions=False`` the first exception cancels the calls still
     running and is raised (itself, not an exception group); with ``True`` each
-    failed item's exception takes its place in the list.
+    failed item's exception takes its place in the list. A ``BaseException``
+    raised by ``fn`` (``CancelledError`` included) is always raised, after the
+    other calls are cancelled: the list never holds ``None`` for a failed item,
+    nor fewer entries than there were items. A generator input is closed before
+    this returns.
     """
     engine: _Engine[I, R] = _Engine(
         fn, items, concurrency=concurrency, per_second=per_second, progress=progress
@@ -419,14 +512,14 @@ async def gather(
     try:
         async with anyio.create_task_group() as tg:
             engine.cancel = tg.cancel_scope.cancel
-            for _ in range(engine.workers):
-                tg.start_soon(engine.worker, sink)
+            engine.start(lambda: tg.start_soon(engine.worker, sink))
     except BaseExceptionGroup as group:
         error = _single(group)
         if error is group:
             raise
     finally:
         engine.progress.close()
+        await engine.close_input()
     if engine.failure is not None:
         raise engine.failure
     if error is not None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import anyio
+import anyio.lowlevel
 
 from ._errors import APITimeoutError, RateLimitError, ServerError
 
@@ -119,6 +120,10 @@ class Queue(Generic[T]):
             return items.popleft()
         while not items:
             if self._closed:
+                # The end is a checkpoint: if a cancellation of the consumer's own
+                # scope is what ended the producers, it is raised here, so the
+                # stream never just stops short.
+                await anyio.lowlevel.checkpoint()
                 raise StopAsyncIteration
             event = anyio.Event()
             self._getters.append(event)
