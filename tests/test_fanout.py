@@ -627,3 +627,14 @@ async def test_many_lookups_with_503s_and_dropped_connections_account_for_every_
             assert stats.retries > n * 0.04
             assert not connector._acquired
         assert connector.closed
+
+
+async def test_value_or_none_gives_the_value_only_on_success() -> None:
+    async def half(x: int) -> int:
+        if x % 2:
+            raise ValueError(x)
+        return x // 2
+
+    async with fan_out(half, range(4), ordered=True) as outcomes:
+        seen = [outcome.value_or_none() async for outcome in outcomes]
+    assert seen == [0, None, 1, None]

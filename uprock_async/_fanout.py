@@ -76,7 +76,12 @@ _CHECKPOINT_EVERY = 128  # items a worker may run without yielding to the event 
 
 class Outcome(Generic[I, R]):
     """The result of one call: ``index`` and ``item`` of the input, then either
-    ``value`` or ``error`` (the exception the call raised)."""
+    ``value`` or ``error`` (the exception the call raised).
+
+    To a type checker, ``value`` is ``R | None`` whatever ``ok`` says; narrow with
+    :meth:`value_or_none` (``if (detail := outcome.value_or_none()) is not None``)
+    or :meth:`unwrap`, which both type as ``R``.
+    """
 
     __slots__ = ("error", "index", "item", "value")
 
@@ -90,6 +95,10 @@ class Outcome(Generic[I, R]):
     def ok(self) -> bool:
         """True when the call returned a value."""
         return self.error is None
+
+    def value_or_none(self) -> R | None:
+        """The value when the call succeeded, else ``None`` (never raises)."""
+        return self.value if self.error is None else None
 
     def unwrap(self) -> R:
         """The value, or raise the call's exception."""

@@ -1,0 +1,54 @@
+"""What a type checker infers from the public API, pinned for mypy --strict and pyright.
+
+This file is type-checked by `.ci/run` (``mypy`` and ``pyright``), never executed:
+each ``assert_type`` fails the check if an inferred type drifts.
+"""
+
+from __future__ import annotations
+
+from typing_extensions import assert_type
+
+from uprock_async import Outcome, ScreenshotCenterClient, UprockAsyncError, UprockClient
+from uprock_async.screenshotcenter import Crawl
+from uprock_async.uprock import Job, JobDetail
+
+
+async def job_details_are_typed_by_return_exceptions(client: UprockClient, ids: list[str]) -> None:
+    details = await client.job_details(ids)
+    assert_type(details, list[JobDetail])
+    assert_type(details[0].job.job_id, str)  # no narrowing needed by default
+
+    failed_in_place = await client.job_details(ids, return_exceptions=True)
+    assert_type(failed_in_place, list[JobDetail | UprockAsyncError])
+
+    flag: bool = bool(ids)
+    either = await client.job_details(ids, return_exceptions=flag)
+    assert_type(either, list[JobDetail | UprockAsyncError])
+
+
+async def crawl_infos_are_typed_by_return_exceptions(
+    client: ScreenshotCenterClient, ids: list[int]
+) -> None:
+    assert_type(await client.crawl_infos(ids), list[Crawl])
+    mixed = await client.crawl_infos(ids, return_exceptions=True)
+    assert_type(mixed, list[Crawl | UprockAsyncError])
+
+
+async def streamed_outcomes_narrow(client: UprockClient, ids: list[str]) -> None:
+    async with client.iter_job_details(ids) as outcomes:
+        async for outcome in outcomes:
+            assert_type(outcome, Outcome[str, JobDetail])
+            if (detail := outcome.value_or_none()) is not None:
+                assert_type(detail, JobDetail)
+            if (error := outcome.error) is not None:
+                assert_type(error, Exception)
+            assert_type(outcome.unwrap(), JobDetail)
+
+
+async def watched_jobs_are_typed_by_details(client: UprockClient, ids: list[str]) -> None:
+    async with client.watch_jobs(ids) as outcomes:
+        async for outcome in outcomes:
+            assert_type(outcome.unwrap(), JobDetail)
+    async with client.watch_jobs(ids, details=False) as jobs:
+        async for job_outcome in jobs:
+            assert_type(job_outcome.unwrap(), Job)
