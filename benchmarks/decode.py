@@ -11,7 +11,7 @@ timestamps or ``null`` — and an Uprock job detail with 40 headers and 20 cooki
 Our timestamps are kept as the wire string and parsed on access
 (``uprock_async._timestamps``), so all three take the same single decode.
 
-Contenders: ours (``uprock_async._decode.decode`` with the cached ``Decoder`` of
+Contenders: ours (``uprock_async._codec.decode`` with the cached ``Decoder`` of
 ``Envelope[Crawl]`` / ``JobDetail``), ``msgspec.json.decode`` into plain Python
 objects, stdlib ``json.loads``, pydantic v2 ``model_validate_json`` on equivalent
 models (datetime fields, ``""`` → ``None``), and a bare msgspec Struct with
@@ -35,7 +35,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import msgspec
 
 from benchmarks._pydantic_models import PEnvelope, PJobDetail
-from uprock_async._decode import decode
+from uprock_async._codec import decode
 from uprock_async.screenshotcenter.models import Crawl, Envelope
 from uprock_async.testing._data import crawl_payload, job_detail_payload
 from uprock_async.uprock.models import JobDetail

@@ -26,7 +26,7 @@ from yarl import URL
 
 from tests.conftest import FAST_RETRY
 from uprock_async import Limits, NotFoundError, UprockClient, fan_out
-from uprock_async._fanout import gather
+from uprock_async.concurrency._fanout import gather
 from uprock_async.testing import FakeServer
 
 TRIALS = 100  # random cancellation points over fan-outs of LOOKUPS lookups

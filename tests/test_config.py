@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from uprock_async import Limits, RetryPolicy, Timeout, UprockClient
-from uprock_async._decode import decode
+from uprock_async._codec import decode
 from uprock_async._errors import ResponseDecodeError
 from uprock_async.uprock import JobDetail
 

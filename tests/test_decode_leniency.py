@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.test_models import CRAWL_INFO_SEED, JOB_DETAIL_SEED
-from uprock_async import ResponseDecodeError, ScreenshotCenterClient, UprockClient, _decode
-from uprock_async._decode import decode, lenient_plan
+from uprock_async import ResponseDecodeError, ScreenshotCenterClient, UprockClient, _codec
+from uprock_async._codec import decode, lenient_plan
 from uprock_async._timestamps import TimestampField
 from uprock_async.screenshotcenter.models import App, Batch, Crawl, Envelope, Screenshot
 from uprock_async.testing import FakeServer, _data
@@ -291,7 +291,7 @@ def test_empty_timestamps_never_take_the_lenient_path(monkeypatch: pytest.Monkey
     def second_decode(target: Any, body: bytes) -> Any:
         raise AssertionError("the plain decode failed")
 
-    monkeypatch.setattr(_decode, "_lenient", second_decode)
+    monkeypatch.setattr(_codec, "_lenient", second_decode)
     spaced = msgspec.json.decode(CRAWL_INFO_SEED)
     for body in (CRAWL_INFO_SEED, msgspec.json.encode(spaced)):
         crawl = decode(CRAWL, body).data

@@ -25,7 +25,7 @@ from uprock_async import (
     UprockClient,
     fan_out,
 )
-from uprock_async._fanout import FanOut, gather
+from uprock_async.concurrency._fanout import FanOut, gather
 from uprock_async.testing import FakeServer
 
 from .conftest import FAST_RETRY

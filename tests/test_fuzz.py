@@ -39,7 +39,7 @@ from uprock_async import (
     UprockAsyncError,
     UprockClient,
 )
-from uprock_async._decode import decode
+from uprock_async._codec import decode
 from uprock_async._errors import status_error
 from uprock_async.screenshotcenter.models import Account, Batch, Crawl, Envelope, Screenshot
 from uprock_async.testing import FakeServer, _data

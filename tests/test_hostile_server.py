@@ -25,7 +25,7 @@ from uprock_async import (
     UprockAsyncError,
     UprockClient,
 )
-from uprock_async._transport import _PER_REQUEST_MIDDLEWARES
+from uprock_async._http._transport import _PER_REQUEST_MIDDLEWARES
 from uprock_async.testing import FakeServer
 from uprock_async.uprock import Job, JobDetail
 

@@ -220,13 +220,13 @@ _detail_decoder = msgspec.json.Decoder(JobDetail)
 
 
 def _decode_detail() -> JobDetail:
-    from uprock_async._decode import decode
+    from uprock_async._codec import decode
 
     return decode(_detail_decoder, JOB_DETAIL_SEED)
 
 
 def _decode_crawl() -> Envelope[Crawl]:
-    from uprock_async._decode import decode
+    from uprock_async._codec import decode
 
     return decode(_crawl_decoder, CRAWL_INFO_SEED)
 
@@ -432,7 +432,7 @@ def test_crawl_encodes_back_to_the_seed_shape_with_empty_timestamps_kept() -> No
     ],
 )
 def test_timestamps_are_timezone_aware_or_none(wire: str, expected: datetime | None) -> None:
-    from uprock_async._decode import decode
+    from uprock_async._codec import decode
 
     body = f'{{"job": {{"job_id": "x", "status": "queued", "submitted_at": {wire}}}}}'.encode()
     submitted = decode(_detail_decoder, body).job.submitted_at
@@ -489,7 +489,7 @@ def test_every_timestamp_field_is_pinned_and_parsed_on_access() -> None:
 
 
 def test_empty_timestamps_decode_to_none_in_compact_and_pretty_json() -> None:
-    from uprock_async._decode import decode
+    from uprock_async._codec import decode
 
     decoder = msgspec.json.Decoder(App)
     assert decode(decoder, b'{"id":1,"updated_at":""}').updated_at is None

@@ -22,7 +22,7 @@ import anyio.lowlevel
 import pytest
 
 from uprock_async import ScreenshotCenterClient, UprockAsyncError, UprockClient, fan_out
-from uprock_async._fanout import gather
+from uprock_async.concurrency._fanout import gather
 from uprock_async.testing import FakeServer
 
 from .conftest import FAST_RETRY

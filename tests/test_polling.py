@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from uprock_async import ScreenshotCenterClient, WaitTimeoutError
-from uprock_async._poll import poll_until_terminal
+from uprock_async.concurrency._poll import poll_until_terminal
 from uprock_async.testing import FakeServer
 
 

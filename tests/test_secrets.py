@@ -36,7 +36,7 @@ from uprock_async import (
     UprockClient,
 )
 from uprock_async._errors import status_error
-from uprock_async._transport import Transport
+from uprock_async._http._transport import Transport
 from uprock_async.testing import FakeServer
 
 KEY = "sk-live-0123456789abcdef0123456789abcdef"

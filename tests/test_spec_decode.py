@@ -4,7 +4,7 @@ Payloads come from the specs' own schemas (``tests/spec_support.from_schema``):
 any field but an object's identifier may be missing or ``null``, timestamps
 are RFC 3339, ``""`` or ``null``, and unknown keys appear. Each is decoded the
 way the clients decode an answer (their module-level decoders through
-``uprock_async._decode.decode``), compact and pretty-printed, and must come
+``uprock_async._codec.decode``), compact and pretty-printed, and must come
 back with the identifiers it was sent with. Error bodies must map to an
 :class:`~uprock_async.APIStatusError` of the answer's status. And every model field
 is described by its schema, so the two cannot drift apart.
@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.spec_support import DOCUMENTS, METHODS, RESOLVED, from_schema, problems
 from uprock_async import APIStatusError, spec
-from uprock_async._decode import decode
+from uprock_async._codec import decode
 from uprock_async._errors import status_error
 from uprock_async.screenshotcenter._batches import _batch_decoder, _batches_decoder
 from uprock_async.screenshotcenter._core import _ack_decoder, _crawl_decoder, _screenshot_decoder

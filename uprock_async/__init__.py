@@ -8,7 +8,6 @@
         details = await client.job_details(job_ids, concurrency="auto")
 """
 
-from ._adaptive import AdaptiveConcurrency
 from ._config import Limits, RetryPolicy, Timeout
 from ._errors import (
     APIConnectionError,
@@ -24,9 +23,10 @@ from ._errors import (
     UprockAsyncError,
     WaitTimeoutError,
 )
-from ._fanout import Outcome, fan_out
 from ._stats import ClientStats
 from ._version import __version__ as __version__
+from .concurrency._adaptive import AdaptiveConcurrency
+from .concurrency._fanout import Outcome, fan_out
 from .screenshotcenter import ScreenshotCenterClient
 from .uprock import UprockClient
 

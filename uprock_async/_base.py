@@ -21,11 +21,11 @@ from urllib.parse import quote
 import aiohttp
 import msgspec
 
+from ._codec import decode
 from ._config import Limits, RetryPolicy, Timeout
-from ._decode import decode
 from ._errors import UprockAsyncError
+from ._http._transport import DEFAULT_MAX_BODY_SIZE, Transport
 from ._stats import ClientStats
-from ._transport import DEFAULT_MAX_BODY_SIZE, Transport
 
 __all__ = ["BaseClient", "query", "validated"]
 

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import msgspec
 import msgspec.inspect as mi
 
-from ._fanout import Outcome
+from .concurrency._fanout import Outcome
 
 try:
     import pyarrow as pa

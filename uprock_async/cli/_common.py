@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from .._errors import UprockAsyncError
-from .._fanout import ProgressArg
+from ..concurrency._fanout import ProgressArg
 from ..uprock._build import validate_job_id
 
 __all__ = [

@@ -11,9 +11,9 @@ import argparse
 import functools
 import time
 
-from .._adaptive import AdaptiveConcurrency
 from .._config import RetryPolicy
 from .._stats import ClientStats
+from ..concurrency._adaptive import AdaptiveConcurrency
 from ..screenshotcenter import ScreenshotCenterClient
 from ..uprock import UprockClient
 from ._common import add_concurrency, positive_int, progress_for_stderr, run_async

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, TypeAlias
 
 import anyio
 
-from .._fanout import Outcome
+from ..concurrency._fanout import Outcome
 from ..uprock import UprockClient
 from ._common import (
     CliError,

@@ -16,10 +16,10 @@ from typing import Any, cast, overload
 
 import anyio
 
-from .._adaptive import ConcurrencyArg
 from .._base import query
 from .._errors import UprockAsyncError
-from .._fanout import ProgressArg, gather
+from ..concurrency._adaptive import ConcurrencyArg
+from ..concurrency._fanout import ProgressArg, gather
 from ._core import _Base, check_options, validate_id
 from .models import Screenshot
 

@@ -10,7 +10,7 @@ from typing import Any, overload
 import msgspec
 
 from .._base import query
-from .._decode import encode
+from .._codec import encode
 from ._core import (
     _ack_decoder,
     _Base,

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 import msgspec
 
 from .._base import BaseClient, query
-from .._decode import decode
+from .._codec import decode
 from .._errors import ResponseDecodeError, UprockAsyncError, WaitTimeoutError
-from .._poll import poll_until_terminal
-from .._transport import Multipart
+from .._http._transport import Multipart
+from ..concurrency._poll import poll_until_terminal
 from .models import Crawl, Envelope, Screenshot
 
 __all__ = ["validate_id"]

@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from .._adaptive import ConcurrencyArg
 from .._base import query, validated
-from .._decode import encode
+from .._codec import encode
 from .._errors import UprockAsyncError
-from .._fanout import ProgressArg, gather
+from ..concurrency._adaptive import ConcurrencyArg
+from ..concurrency._fanout import ProgressArg, gather
 from ._core import (
     Pages,
     _Base,

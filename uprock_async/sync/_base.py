@@ -12,8 +12,8 @@ import aiohttp
 
 from .._base import BaseClient
 from .._config import Limits, RetryPolicy, Timeout
+from .._http._transport import DEFAULT_MAX_BODY_SIZE
 from .._stats import ClientStats
-from .._transport import DEFAULT_MAX_BODY_SIZE
 from ._runner import BlockingIterator, LoopThread, Source
 
 __all__ = ["BlockingClient"]

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterable, Collection, Iterable
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from .._adaptive import ConcurrencyArg
 from .._errors import UprockAsyncError
-from .._fanout import ProgressArg
+from ..concurrency._adaptive import ConcurrencyArg
+from ..concurrency._fanout import ProgressArg
 from ..screenshotcenter import ScreenshotCenterClient as _AsyncScreenshotCenterClient
 from ..screenshotcenter.models import Account, Batch, Crawl, Screenshot
 from ._base import BlockingClient

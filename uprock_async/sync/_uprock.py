@@ -9,9 +9,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from .._adaptive import ConcurrencyArg
 from .._errors import UprockAsyncError
-from .._fanout import Outcome, ProgressArg
+from ..concurrency._adaptive import ConcurrencyArg
+from ..concurrency._fanout import Outcome, ProgressArg
 from ..uprock import UprockClient as _AsyncUprockClient
 from ..uprock._client import JobIds
 from ..uprock.models import Cookie, CrawlSession, Job, JobDetail

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import msgspec
 from yarl import URL
 
-from .._decode import decode, json_body
+from .._codec import decode, json_body
 from .._errors import (
     APIStatusError,
     BadRequestError,

@@ -9,10 +9,10 @@ from typing import Literal, overload
 
 import msgspec
 
-from .._adaptive import ConcurrencyArg
 from .._base import validated
 from .._errors import UprockAsyncError
-from .._fanout import FanOut, ProgressArg, fan_out, gather
+from ..concurrency._adaptive import ConcurrencyArg
+from ..concurrency._fanout import FanOut, ProgressArg, fan_out, gather
 from ._build import validate_job_id
 from ._jobs import JobsMixin
 from ._watch import JobWatch, check_watch

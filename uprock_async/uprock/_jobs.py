@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from yarl import URL
 
 from .._base import BaseClient
-from .._decode import json_body
+from .._codec import json_body
 from .._errors import ResponseDecodeError, UprockAsyncError, WaitTimeoutError, excerpt
-from .._fanout import gather
-from .._poll import poll_until_terminal
+from ..concurrency._fanout import gather
+from ..concurrency._poll import poll_until_terminal
 from . import _build
 from ._build import BATCH_LIMIT, validate_job_id, validate_token
 from .models import Cookie, CrawlSession, Job, JobDetail

@@ -36,8 +36,8 @@ from .._errors import (
     UprockAsyncError,
     WaitTimeoutError,
 )
-from .._fanout import Outcome, ProgressArg
-from .._flow import Progress
+from ..concurrency._fanout import Outcome, ProgressArg
+from ..concurrency._gates import Progress
 from ._build import BATCH_LIMIT, validate_job_id
 from .models import Job
 

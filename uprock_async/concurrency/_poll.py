@@ -10,7 +10,7 @@ from typing import Protocol, TypeVar
 
 import anyio
 
-from ._errors import WaitTimeoutError
+from .._errors import WaitTimeoutError
 
 __all__ = ["poll_until_terminal"]
 

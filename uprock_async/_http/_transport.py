@@ -31,9 +31,8 @@ import aiohttp
 import anyio
 from yarl import URL
 
-from ._adaptive import current_probe
-from ._config import Limits, RetryPolicy, Timeout
-from ._errors import (
+from .._config import Limits, RetryPolicy, Timeout
+from .._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -44,8 +43,9 @@ from ._errors import (
     redactor,
     status_error,
 )
-from ._stats import StatsRecorder
-from ._version import __version__
+from .._stats import StatsRecorder
+from .._version import __version__
+from ..concurrency._adaptive import current_probe
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "Multipart", "Response", "Transport"]
 

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 import anyio.lowlevel
 
-from ._errors import APITimeoutError, RateLimitError, ServerError
+from .._errors import APITimeoutError, RateLimitError, ServerError
 
 __all__ = [
     "Progress",

@@ -28,7 +28,7 @@ from typing import Literal, TypeAlias
 import anyio
 import anyio.lowlevel
 
-from ._flow import wait_in_line
+from ._gates import wait_in_line
 
 __all__ = ["AdaptiveConcurrency", "ConcurrencyArg", "Probe", "current_probe", "resolve_concurrency"]
 

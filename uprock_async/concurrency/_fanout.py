@@ -24,7 +24,7 @@ the run ends, so its ``finally`` has run by the time ``fan_out``/``gather`` retu
 
 The hot loop avoids anyio's memory streams and semaphores on purpose: each of
 their operations is a checkpoint (an event-loop round trip), which made a
-trivial call cost ~20 µs. The gates in ``_flow.py`` (:class:`Slots`, :class:`Queue`)
+trivial call cost ~20 µs. The gates in ``_gates.py`` (:class:`Slots`, :class:`Queue`)
 only suspend when they must wait, and workers checkpoint every
 ``_CHECKPOINT_EVERY`` items so a call that never suspends cannot starve the loop.
 """
@@ -57,7 +57,7 @@ from ._adaptive import (
     current_probe,
     resolve_concurrency,
 )
-from ._flow import Progress, Queue, Rate, Slots, is_overload, validate_per_second
+from ._gates import Progress, Queue, Rate, Slots, is_overload, validate_per_second
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
