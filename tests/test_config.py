@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from uprock_async import Limits, RetryPolicy, Timeout, UprockClient
+from uprock_async import CircuitBreaker, Limits, RetryPolicy, Timeout, UprockClient
 from uprock_async._codec import decode
 from uprock_async._errors import ResponseDecodeError
 from uprock_async.uprock import JobDetail
@@ -200,3 +200,33 @@ def test_decode_error_redacts_the_key() -> None:
         decode(_decoder, body, redact=lambda text: text.replace("sk-123", "[redacted]"))
     assert "sk-123" not in str(info.value)
     assert "[redacted]" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"threshold": 0}, ValueError),
+        ({"threshold": 1.5}, TypeError),
+        ({"threshold": True}, TypeError),
+        ({"cooldown": 0}, ValueError),
+        ({"cooldown": -1.0}, ValueError),
+        ({"max_wait": 0}, ValueError),
+        ({"max_wait": float("inf")}, ValueError),
+        ({"cooldown": float("nan")}, ValueError),
+    ],
+)
+def test_bad_circuit_breaker_values_raise_at_construction(
+    kwargs: dict[str, object], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        CircuitBreaker(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_circuit_breaker_is_on_by_default_and_none_turns_it_off() -> None:
+    assert CircuitBreaker() == CircuitBreaker(threshold=10, cooldown=1.0, max_wait=60.0)
+    on = UprockClient("k" * 20, base_url="http://127.0.0.1:9")
+    off = UprockClient("k" * 20, base_url="http://127.0.0.1:9", circuit_breaker=None)
+    assert on._transport.circuit_breaker == CircuitBreaker()
+    assert off._transport.circuit_breaker is None
+    with pytest.raises(TypeError, match="circuit_breaker"):
+        UprockClient("k" * 20, circuit_breaker="on")  # type: ignore[arg-type]

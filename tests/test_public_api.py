@@ -19,6 +19,7 @@ from uprock_async import (
     Timeout, Limits, RetryPolicy,                  # configuration value objects
     fan_out, Outcome,                              # concurrency helpers
     AdaptiveConcurrency, ClientStats,              # see "Operating at scale"
+    CircuitBreaker,                                # see "Monitoring many jobs"
     UprockAsyncError, APIConnectionError, APITimeoutError, APIStatusError,
     BadRequestError, AuthenticationError, PermissionDeniedError, NotFoundError,
     RateLimitError, ServerError, ResponseDecodeError, WaitTimeoutError,

@@ -8,7 +8,7 @@
         details = await client.job_details(job_ids, concurrency="auto")
 """
 
-from ._config import Limits, RetryPolicy, Timeout
+from ._config import CircuitBreaker, Limits, RetryPolicy, Timeout
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -37,6 +37,7 @@ __all__ = [
     "AdaptiveConcurrency",
     "AuthenticationError",
     "BadRequestError",
+    "CircuitBreaker",
     "ClientStats",
     "Limits",
     "NotFoundError",

@@ -22,7 +22,7 @@ import aiohttp
 import msgspec
 
 from ._codec import decode
-from ._config import Limits, RetryPolicy, Timeout
+from ._config import DEFAULT_BREAKER, CircuitBreaker, Limits, RetryPolicy, Timeout
 from ._errors import UprockAsyncError
 from ._http._transport import DEFAULT_MAX_BODY_SIZE, Transport
 from ._stats import ClientStats
@@ -55,6 +55,7 @@ class BaseClient:
         session: aiohttp.ClientSession | None = None,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        circuit_breaker: CircuitBreaker | None = DEFAULT_BREAKER,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get(self._ENV_KEY)
         if not key:
@@ -67,6 +68,8 @@ class BaseClient:
                 f"(check {self._ENV_KEY} or api_key=)"
             )
         url = base_url or os.environ.get(self._ENV_URL) or self._DEFAULT_URL
+        if circuit_breaker is not None and not isinstance(circuit_breaker, CircuitBreaker):
+            raise TypeError("circuit_breaker must be a CircuitBreaker or None")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError("session must be an aiohttp.ClientSession")
         if (
@@ -86,6 +89,7 @@ class BaseClient:
             trace_configs=trace_configs,
             trusted_host_suffixes=self._TRUSTED_SUFFIXES,
             max_body_size=max_body_size,
+            circuit_breaker=circuit_breaker,
         )
 
     @staticmethod

@@ -1,4 +1,5 @@
-"""Configuration value objects: :class:`Timeout`, :class:`Limits`, :class:`RetryPolicy`.
+"""Configuration value objects: :class:`Timeout`, :class:`Limits`, :class:`RetryPolicy`,
+:class:`CircuitBreaker`.
 
 They are small, frozen and validated at construction, so a bad value fails where
 it is written rather than deep inside a request.
@@ -10,7 +11,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
-__all__ = ["Limits", "RetryPolicy", "Timeout"]
+__all__ = ["DEFAULT_BREAKER", "CircuitBreaker", "Limits", "RetryPolicy", "Timeout"]
 
 _DEFAULT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -142,3 +143,37 @@ class RetryPolicy:
         if self.jitter:
             delay *= 0.5 + random.random() / 2
         return delay
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitBreaker:
+    """Stop sending while the service is down, then resume by itself.
+
+    After ``threshold`` consecutive failed attempts (connection errors, timeouts
+    and 5xx answers; never 4xx) the client stops sending: attempts wait, holding
+    no concurrency slot, and one waiting attempt goes out as a probe every
+    ``cooldown`` seconds. The first success closes the breaker and releases
+    everyone. Waiting does not use up retries; an attempt that has waited
+    ``max_wait`` seconds fails with the last error. On by default
+    (``UprockClient(circuit_breaker=None)`` turns it off);
+    :attr:`ClientStats.breaker_trips` counts how often it opened.
+    """
+
+    threshold: int = 10
+    cooldown: float = 1.0
+    max_wait: float = 60.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int):
+            raise TypeError(f"threshold must be an int, got {type(self.threshold).__name__}")
+        if self.threshold < 1:
+            raise ValueError(f"threshold must be >= 1, got {self.threshold}")
+        for name in ("cooldown", "max_wait"):
+            value = getattr(self, name)
+            _check_positive(name, value, allow_none=False)
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {value!r}")
+
+
+#: What a client gets unless it passes ``circuit_breaker=`` (``None`` turns it off).
+DEFAULT_BREAKER = CircuitBreaker()

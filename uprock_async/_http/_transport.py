@@ -31,7 +31,7 @@ import aiohttp
 import anyio
 from yarl import URL
 
-from .._config import Limits, RetryPolicy, Timeout
+from .._config import CircuitBreaker, Limits, RetryPolicy, Timeout
 from .._errors import (
     APIConnectionError,
     APIStatusError,
@@ -149,6 +149,7 @@ class Transport:
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
         trusted_host_suffixes: Sequence[str] = (),
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        circuit_breaker: CircuitBreaker | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         base = URL(self.base_url)
@@ -169,6 +170,7 @@ class Transport:
         self._trace_configs = list(trace_configs)
         self._trusted_suffixes = tuple(s.lower().lstrip("*") for s in trusted_host_suffixes)
         self.max_body_size = max_body_size
+        self.circuit_breaker = circuit_breaker
         self.closed = False
         self.stats = StatsRecorder()
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Generic, ParamSpec, TypeVar, cast
 import aiohttp
 
 from .._base import BaseClient
-from .._config import Limits, RetryPolicy, Timeout
+from .._config import DEFAULT_BREAKER, CircuitBreaker, Limits, RetryPolicy, Timeout
 from .._http._transport import DEFAULT_MAX_BODY_SIZE
 from .._stats import ClientStats
 from ._runner import BlockingIterator, LoopThread, Source
@@ -46,6 +46,7 @@ class BlockingClient(Generic[C]):
         session: aiohttp.ClientSession | None = None,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        circuit_breaker: CircuitBreaker | None = DEFAULT_BREAKER,
     ) -> None:
         if session is not None:
             raise ValueError(
@@ -62,6 +63,7 @@ class BlockingClient(Generic[C]):
             retry=retry,
             trace_configs=trace_configs,
             max_body_size=max_body_size,
+            circuit_breaker=circuit_breaker,
         )
         self._client = cast(C, client)
         self._loop = LoopThread(f"uprock-async-{type(self).__name__}", client.aclose)
