@@ -1,0 +1,46 @@
+"""examples/notebook.ipynb runs top to bottom in a real kernel, offline, cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "examples" / "notebook.ipynb"
+
+
+@pytest.mark.timeout(180)
+def test_the_example_notebook_executes_without_errors_or_warnings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # no migration warning from jupyter_core
+    monkeypatch.setenv("PYTHONWARNINGS", "error")  # the kernel too: a warning fails the run
+    monkeypatch.chdir(tmp_path)
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, kernel_name="python3", timeout=120, resources={"metadata": {"path": tmp_path}}
+    )
+    client.execute()
+
+    problems = []
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                problems.append(f"cell {index}: {output.ename}: {output.evalue}")
+            elif output.output_type == "stream" and output.name == "stderr":
+                problems.append(f"cell {index} wrote to stderr: {output.text[:300]}")
+    assert not problems, "\n".join(problems)
+
+    texts = "\n".join(
+        str(output.get("data", {}).get("text/html", "")) + str(output.get("text", ""))
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+    )
+    assert "ClientStats" in texts  # client.stats() rendered as HTML
+    assert "Crawl " in texts  # the crawl's HTML view
+    assert "job.status" in texts  # the DataFrame of details
+    assert "test-key-0-0123456789abcdef" not in texts  # FakeServer(seed=0)'s key
