@@ -25,6 +25,7 @@ from tests.test_models import CRAWL_INFO_SEED, JOB_DETAIL_SEED
 from uprock_async import ResponseDecodeError, ScreenshotCenterClient, UprockClient, _codec
 from uprock_async._codec import decode, lenient_plan
 from uprock_async._timestamps import TimestampField
+from uprock_async.screenshotcenter._core import envelope
 from uprock_async.screenshotcenter.models import App, Batch, Crawl, Envelope, Screenshot
 from uprock_async.testing import FakeServer, _data
 from uprock_async.uprock.models import BatchStatusResponse, CrawlSession, Job, JobDetail
@@ -240,7 +241,7 @@ def test_official_sdk_screenshots_and_batches_with_null_error_and_region_decode(
 def test_official_sdk_envelopes_unwrap_through_the_client() -> None:
     client = ScreenshotCenterClient("sdk-key", base_url="http://127.0.0.1:9/api/v1")
     body = msgspec.json.encode({"success": True, "data": {**SDK_BATCH, "error": None}})
-    batch = client._unwrap(BATCH, body, 200, {}, "batch info")
+    batch = envelope(BATCH, "batch info")(body, 200, {}, client._api.hooks)
     assert batch is not None
     assert batch.error is None
 

@@ -41,6 +41,7 @@ from uprock_async import (
 )
 from uprock_async._codec import decode
 from uprock_async._errors import status_error
+from uprock_async.screenshotcenter._core import envelope
 from uprock_async.screenshotcenter.models import Account, Batch, Crawl, Envelope, Screenshot
 from uprock_async.testing import FakeServer, _data
 from uprock_async.uprock.models import Cookie, CrawlSession, Header, Job, JobDetail, JobResult
@@ -180,7 +181,7 @@ def bodies(draw: st.DrawFn) -> bytes:
 
 
 def _sc_client() -> ScreenshotCenterClient:
-    # Never entered: _unwrap and status_error are pure, no session is created.
+    # Never entered: reading an envelope and status_error are pure, no session is created.
     return ScreenshotCenterClient("fuzz-key", base_url="http://127.0.0.1:9/api/v1")
 
 
@@ -208,7 +209,7 @@ def test_envelope_unwrapping_only_raises_our_errors(body: bytes, status: int) ->
     for name in ENVELOPES:
         error: UprockAsyncError | None = None
         try:
-            data = client._unwrap(DECODERS[name], body, status, {}, name)
+            data = envelope(DECODERS[name], name)(body, status, {}, client._api.hooks)
         except UprockAsyncError as exc:  # anything else fails the test
             error = exc
         if error is None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from uprock_async import NotFoundError, ScreenshotCenterClient, ServerError, WaitTimeoutError
+from uprock_async import NotFoundError, ScreenshotCenterClient, WaitTimeoutError
 from uprock_async.testing import FakeServer
 
 URLS = ["https://example.com/", "https://example.org/a?b=1"]
@@ -102,15 +102,6 @@ async def test_create_batch_refuses_a_file_or_key_option(
     with pytest.raises(TypeError, match="urls"):
         await sc.create_batch(42, country="us")
     assert server.requests == []
-
-
-async def test_create_batch_is_not_retried_after_a_503(
-    server: FakeServer, sc: ScreenshotCenterClient
-) -> None:
-    server.inject("*/batch/create", status=503, times=1)
-    with pytest.raises(ServerError):
-        await sc.create_batch(URLS, country="us")
-    assert len(server.requests) == 1
 
 
 async def test_cancel_batch_stops_it_and_accepts_an_empty_answer(

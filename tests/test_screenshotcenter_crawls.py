@@ -13,7 +13,6 @@ from uprock_async import (
     BadRequestError,
     NotFoundError,
     ScreenshotCenterClient,
-    ServerError,
     WaitTimeoutError,
 )
 from uprock_async.screenshotcenter import Account
@@ -81,16 +80,6 @@ async def test_create_crawl_rejects_bad_arguments_before_any_request(
     with pytest.raises(error):
         await sc.create_crawl(*args, **kwargs)
     assert server.requests == []
-
-
-async def test_create_crawl_is_not_retried_after_a_503(
-    server: FakeServer, sc: ScreenshotCenterClient
-) -> None:
-    server.inject("*/crawl/create", status=503, times=1)
-    with pytest.raises(ServerError):
-        await sc.create_crawl("https://example.com")
-    assert len(paths(server, "/crawl/create")) == 1
-    assert server.crawls == {}
 
 
 async def test_list_crawls_passes_limit_and_offset(
@@ -206,18 +195,15 @@ def test_options_repeat_list_names_and_send_structures_as_json() -> None:
     )
 
 
-async def test_create_screenshot_is_not_retried_and_checks_its_url(
+async def test_create_screenshot_checks_its_url_and_options(
     server: FakeServer, sc: ScreenshotCenterClient
 ) -> None:
+    # Not resent once sent: tests/test_creates.py.
     with pytest.raises(ValueError, match="http"):
         await sc.create_screenshot("javascript:alert(1)")
     with pytest.raises(ValueError, match="API key"):
         await sc.create_screenshot("https://example.com", key="abc")
     assert server.requests == []
-    server.inject("*/screenshot/create", status=503, times=1)
-    with pytest.raises(ServerError):
-        await sc.create_screenshot("https://example.com")
-    assert len(server.requests) == 1
 
 
 async def test_a_validation_error_from_the_service_is_a_bad_request(

@@ -25,9 +25,10 @@ from tests.spec_support import DOCUMENTS, METHODS, RESOLVED, from_schema, proble
 from uprock_async import APIStatusError, spec
 from uprock_async._codec import decode
 from uprock_async._errors import status_error
+from uprock_async.screenshotcenter._account import _account_decoder
 from uprock_async.screenshotcenter._batches import _batch_decoder, _batches_decoder
 from uprock_async.screenshotcenter._core import _ack_decoder, _crawl_decoder, _screenshot_decoder
-from uprock_async.screenshotcenter._crawls import _account_decoder, _crawls_decoder
+from uprock_async.screenshotcenter._crawls import _crawls_decoder
 from uprock_async.screenshotcenter._screenshots import _screenshots_decoder
 from uprock_async.screenshotcenter.models import (
     Account,
@@ -39,7 +40,7 @@ from uprock_async.screenshotcenter.models import (
     TrackerReturn,
 )
 from uprock_async.uprock import _build
-from uprock_async.uprock._client import _detail_decoder
+from uprock_async.uprock._build import _detail_decoder
 from uprock_async.uprock.models import (
     BatchJobStatus,
     BatchStatusResponse,

@@ -15,7 +15,6 @@ import pytest
 
 from tests.conftest import FAST_RETRY
 from uprock_async import (
-    APIConnectionError,
     AuthenticationError,
     BadRequestError,
     NotFoundError,
@@ -124,25 +123,6 @@ async def test_bad_create_job_arguments_raise_before_any_request(
 async def test_an_unsupported_method_is_named_in_the_error(uprock: UprockClient) -> None:
     with pytest.raises(ValueError, match=r"CRAWL_FULL_PAGE.*'PATCH'"):
         await uprock.create_job("https://example.com/", method="PATCH")
-
-
-async def test_create_job_is_not_retried_after_a_503(
-    server: FakeServer, uprock: UprockClient
-) -> None:
-    server.inject("/crawl/v1/new", status=503, times=1)
-    with pytest.raises(ServerError):
-        await uprock.create_job("https://example.com/")
-    assert len(_posts(server, "/crawl/v1/new")) == 1
-    assert server.jobs == {}
-
-
-async def test_create_job_is_not_retried_when_the_connection_drops_after_sending(
-    server: FakeServer, uprock: UprockClient
-) -> None:
-    server.inject("/crawl/v1/new", disconnect=True, times=1)
-    with pytest.raises(APIConnectionError):
-        await uprock.create_job("https://example.com/")
-    assert len(_posts(server, "/crawl/v1/new")) == 1
 
 
 async def test_create_job_is_retried_when_the_connection_failed_before_sending() -> None:

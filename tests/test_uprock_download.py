@@ -21,7 +21,6 @@ from uprock_async import (
     NotFoundError,
     ResponseDecodeError,
     ScreenshotCenterClient,
-    ServerError,
     UprockClient,
 )
 from uprock_async.testing import FakeServer
@@ -69,16 +68,6 @@ async def test_create_session_checks_the_duration_before_sending(
     with pytest.raises((ValueError, TypeError)):
         await uprock.create_session(duration_seconds=duration)  # type: ignore[arg-type]
     assert server.requests == []
-
-
-async def test_create_session_is_not_retried_after_a_503(
-    server: FakeServer, uprock: UprockClient
-) -> None:
-    server.inject("/crawl/v1/session/new", status=503, times=1)
-    with pytest.raises(ServerError):
-        await uprock.create_session()
-    assert len(server.requests) == 1
-    assert server.sessions == {}
 
 
 async def test_get_session_of_an_unknown_id_is_not_found(

@@ -21,21 +21,38 @@ each target type is built once, from ``msgspec.inspect``, and cached.
 Every failure is a :class:`ResponseDecodeError` quoting msgspec's JSON path
 (``$.data.screenshots[3].cost``) and a short excerpt; ``.body`` is always the
 original bytes.
+
+The shapes at the end (:class:`Plain`, :class:`Either`, :class:`Envelope`) are how
+every response of both clients is read: one object per endpoint answer, built
+at import, called with the body and the client's :class:`Hooks` (redaction,
+the status-error mapper and the stats counter), so that a failure is redacted,
+mapped and counted here and nowhere else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 import msgspec.inspect as mi
 
-from ._errors import ResponseDecodeError, excerpt
+from ._errors import APIStatusError, ResponseDecodeError, UprockAsyncError, excerpt, status_error
 
-__all__ = ["decode", "encode", "json_body", "lenient_plan"]
+__all__ = [
+    "Either",
+    "Envelope",
+    "Hooks",
+    "Plain",
+    "Shape",
+    "decode",
+    "encode",
+    "json_body",
+    "lenient_plan",
+]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 _Fix = Callable[[Any], None]  # repairs one decoded JSON value in place
 
@@ -242,6 +259,152 @@ class _Planner:
         if object_fix is None and array_fix is None:
             return None
         return _by_kind(object_fix, array_fix)
+
+
+# -- shapes: how each answer is read -------------------------------------------------------
+
+
+class Hooks:
+    """What reading an answer needs from its client: ``redact`` scrubs the API key
+    from messages, ``status_error`` maps an error answer to its exception (the
+    transport's, which knows the request), ``count`` records a failure in stats."""
+
+    __slots__ = ("count", "redact", "status_error")
+
+    def __init__(
+        self,
+        redact: Callable[[str], str] | None = None,
+        status_error: Callable[[int, bytes, Mapping[str, str]], APIStatusError] | None = None,
+        count: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.redact = redact
+        self.status_error = status_error
+        self.count = count
+
+    def failed(self, error: UprockAsyncError) -> UprockAsyncError:
+        """``error``, counted: ``raise hooks.failed(error)``."""
+        if self.count is not None:
+            self.count(error)
+        return error
+
+
+class Shape(Protocol[T_co]):
+    """Reads one answer: ``shape(body, status, headers, hooks)`` → the struct, or raises
+    (counted) :class:`~uprock_async.UprockAsyncError`."""
+
+    def __call__(
+        self, body: bytes, status: int, headers: Mapping[str, str], hooks: Hooks
+    ) -> T_co: ...
+
+
+class Plain(Generic[T]):
+    """The body is the struct itself (Uprock's job detail)."""
+
+    __slots__ = ("decoder", "what")
+
+    def __init__(self, decoder: msgspec.json.Decoder[T], what: str) -> None:
+        self.decoder = decoder
+        self.what = what
+
+    def __call__(self, body: bytes, status: int, headers: Mapping[str, str], hooks: Hooks) -> T:
+        try:
+            return decode(self.decoder, body, status=status, what=self.what, redact=hooks.redact)
+        except UprockAsyncError as exc:
+            hooks.failed(exc)
+            raise
+
+
+class Either(Generic[T]):
+    """The struct bare or wrapped as ``{key: {...}}`` (the Uprock docs are vague about
+    which one the service sends for jobs and sessions)."""
+
+    __slots__ = ("key", "plain", "what", "wrapped")
+
+    def __init__(self, plain: msgspec.json.Decoder[T], key: str, what: str) -> None:
+        self.plain = plain
+        self.key = key
+        self.what = what
+        wrapper = msgspec.defstruct(f"_{key.title()}Wrapper", [(key, plain.type)], gc=False)
+        self.wrapped: msgspec.json.Decoder[Any] = msgspec.json.Decoder(wrapper)
+
+    def named(self, what: str) -> Either[T]:
+        """The same shape, naming the answer ``what`` in messages."""
+        other: Either[T] = Either.__new__(Either)
+        other.plain, other.wrapped, other.key, other.what = self.plain, self.wrapped, self.key, what
+        return other
+
+    def __call__(self, body: bytes, status: int, headers: Mapping[str, str], hooks: Hooks) -> T:
+        try:
+            return self.read(body, status, hooks.redact)
+        except UprockAsyncError as exc:
+            hooks.failed(exc)
+            raise
+
+    def read(self, body: bytes, status: int = 200, redact: Callable[[str], str] | None = None) -> T:
+        """Decode without counting (the pure half; a failure quotes the bare shape's error)."""
+        try:
+            return decode(self.plain, body, status=status, what=self.what, redact=redact)
+        except ResponseDecodeError as first:
+            try:
+                wrapper = decode(self.wrapped, body, status=status, what=self.what, redact=redact)
+            except ResponseDecodeError:
+                raise first from None
+            value: T = getattr(wrapper, self.key)
+            return value
+
+
+class Envelope(Generic[T_co]):
+    """ScreenshotCenter's ``{"success": true, "data": …}``: the ``data``.
+
+    An error envelope (even with HTTP 200, even one whose extra fields do not fit
+    the typed shape) raises the matching :class:`~uprock_async.APIStatusError`;
+    ``data: null`` is an error unless ``allow_empty`` (answers that only
+    acknowledge; then the call returns ``None``). ``decoder`` decodes the typed
+    envelope, ``probe`` a loose one (``data`` of any type) to tell an error shape
+    from a broken body.
+    """
+
+    __slots__ = ("allow_empty", "decoder", "probe", "what")
+
+    def __init__(
+        self,
+        decoder: msgspec.json.Decoder[Any],
+        probe: msgspec.json.Decoder[Any],
+        what: str,
+        *,
+        allow_empty: bool = False,
+    ) -> None:
+        self.decoder = decoder
+        self.probe = probe
+        self.what = what
+        self.allow_empty = allow_empty
+
+    def __call__(self, body: bytes, status: int, headers: Mapping[str, str], hooks: Hooks) -> T_co:
+        try:
+            envelope = decode(
+                self.decoder, body, status=status, what=self.what, redact=hooks.redact
+            )
+        except ResponseDecodeError as exc:
+            try:
+                loose = self.probe.decode(body)
+            except (msgspec.DecodeError, RecursionError):
+                loose = None
+            error: UprockAsyncError = exc
+            if loose is not None and (not loose.success or loose.error is not None):
+                error = self._status_error(status, body, headers, hooks)
+            raise hooks.failed(error) from None
+        if not envelope.success or (envelope.data is None and not self.allow_empty):
+            raise hooks.failed(self._status_error(status, body, headers, hooks))
+        data: T_co = envelope.data
+        return data
+
+    @staticmethod
+    def _status_error(
+        status: int, body: bytes, headers: Mapping[str, str], hooks: Hooks
+    ) -> APIStatusError:
+        if hooks.status_error is not None:
+            return hooks.status_error(status, body, headers)
+        return status_error(status, body, headers, redact=hooks.redact)  # no transport
 
 
 # -- requests -----------------------------------------------------------------------------

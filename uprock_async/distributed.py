@@ -43,8 +43,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "pip install 'uprock-async[dask]'"
     ) from exc
 
+from . import _validate
 from ._errors import UprockAsyncError, _rebuild_plain
-from .uprock._client import UprockClient, validate_job_id
+from .uprock._client import UprockClient
 from .uprock.models import JobDetail
 
 __all__ = ["PartitionError", "job_details_on_cluster"]
@@ -205,12 +206,6 @@ def _plugin_name(options: dict[str, Any]) -> str:
     # A digest, never the options themselves: they may hold the API key.
     digest = hashlib.sha256(pickle.dumps(sorted(options.items()))).hexdigest()[:16]
     return f"uprock-async-{digest}"
-
-
-def _validated(ids: Iterable[str | uuid.UUID]) -> list[str]:
-    if isinstance(ids, (str, bytes)):
-        raise TypeError("ids must be an iterable of job ids, not a single string")
-    return [validate_job_id(job_id) for job_id in ids]
 
 
 def _partition_errors(
@@ -381,17 +376,13 @@ def job_details_on_cluster(
     on a shared cluster prefer the environment. A worker that cannot make its
     client (no key, say) makes this raise that error before any id is sent.
     """
-    if isinstance(partition_size, bool) or not isinstance(partition_size, int):
-        raise TypeError(f"partition_size must be an int, got {partition_size!r}")
-    if partition_size < 1:
-        raise ValueError(f"partition_size must be at least 1, got {partition_size}")
-    if isinstance(concurrency_per_worker, int) and concurrency_per_worker < 1:
-        raise ValueError(f"concurrency_per_worker must be at least 1, got {concurrency_per_worker}")
-    if per_second is not None and not per_second > 0:
-        raise ValueError(f"per_second must be positive, got {per_second!r}")
+    _validate.at_least(partition_size, "partition_size", 1)
+    if isinstance(concurrency_per_worker, int):
+        _validate.at_least(concurrency_per_worker, "concurrency_per_worker", 1)
+    per_second = _validate.per_second(per_second)
     if client is not None and n_workers is not None:
         raise ValueError("n_workers sizes the LocalCluster started without client=; not both")
-    job_ids = _validated(ids)
+    job_ids = list(_validate.each(ids, _validate.job_id, "ids"))
     parts = [job_ids[i : i + partition_size] for i in range(0, len(job_ids), partition_size)]
     if not parts:  # nothing to do: no cluster to start
         return iter(()) if as_completed else []

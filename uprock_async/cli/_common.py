@@ -21,9 +21,9 @@ from typing import Any, BinaryIO
 
 import msgspec
 
+from .. import _validate
 from .._errors import UprockAsyncError
 from ..concurrency._fanout import ProgressArg
-from ..uprock._build import validate_job_id
 
 __all__ = [
     "PROG",
@@ -96,7 +96,7 @@ def base_url(args: argparse.Namespace) -> str | None:
 
 def check_job_id(text: str) -> str:
     """``text`` as a job id, or ``ValueError``: the one id check of the command line."""
-    return validate_job_id(text)
+    return _validate.job_id(text)
 
 
 def progress_for_stderr() -> ProgressArg:

@@ -6,6 +6,7 @@ import argparse
 import functools
 from pathlib import Path
 
+from .. import _validate
 from .._errors import UprockAsyncError
 from ..screenshotcenter import ScreenshotCenterClient
 from ._common import (
@@ -28,18 +29,16 @@ __all__ = [
 ]
 
 _MAX_LISTED_FAILURES = 20
-_KINDS = ("image", "html", "pdf", "video")
 
 
 def _kinds(text: str) -> tuple[str, ...]:
     """``--kinds``: a comma-separated, non-empty list of artifact kinds."""
-    kinds = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [kind for kind in kinds if kind not in _KINDS]
-    if not kinds or unknown:
+    try:
+        return _validate.kinds(text)
+    except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a comma-separated list of {', '.join(_KINDS)}, got {text!r}"
-        )
-    return kinds
+            f"expected a comma-separated list of {', '.join(_validate.KINDS)}, got {text!r}"
+        ) from None
 
 
 def _client(args: argparse.Namespace) -> ScreenshotCenterClient:

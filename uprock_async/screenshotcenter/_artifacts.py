@@ -12,20 +12,20 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from pathlib import Path, PureWindowsPath
-from typing import Any, cast, overload
+from typing import Any, overload
 
 import anyio
 
-from .._base import query
+from .. import _validate
+from .._api import HasApi, query
 from .._errors import UprockAsyncError
-from ..concurrency._adaptive import ConcurrencyArg
-from ..concurrency._fanout import ProgressArg, gather
-from ._core import _Base, check_options, validate_id
+from .._validate import KINDS
+from ..concurrency import ConcurrencyArg, ProgressArg
+from ._core import check_options, crawl_info, screenshot_info
 from .models import Screenshot
 
 __all__ = ["KINDS"]
 
-KINDS = ("image", "html", "pdf", "video")
 _ENDPOINTS = {
     "image": "/screenshot/thumbnail",
     "html": "/screenshot/html",
@@ -43,23 +43,6 @@ _MAX_VIDEO_FORMAT = 8
 _DEFAULT_VIDEO_FORMAT = "webm"
 
 StrPath = str | os.PathLike[str]
-
-
-def _check_kind(kind: object) -> str:
-    if kind not in _ENDPOINTS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
-    return str(kind)
-
-
-def _check_kinds(kinds: Collection[str] | None) -> tuple[str, ...]:
-    if kinds is None:
-        return KINDS
-    if isinstance(kinds, str):
-        kinds = [k.strip() for k in kinds.split(",") if k.strip()]
-    checked = tuple(dict.fromkeys(_check_kind(k) for k in kinds))
-    if not checked:
-        raise ValueError(f"kinds must name at least one of {', '.join(KINDS)}")
-    return checked
 
 
 def is_plain_name(name: str) -> bool:
@@ -191,7 +174,7 @@ async def _first_error_wins(fn: Callable[[str], Awaitable[None]], items: Iterabl
         raise failures[0]
 
 
-class _Artifacts(_Base):
+class _Artifacts(HasApi):
     @overload
     async def download_screenshot(
         self, screenshot_id: int, *, kind: str = ..., dest: None = None, **options: Any
@@ -219,15 +202,14 @@ class _Artifacts(_Base):
         failed or truncated transfer leaves nothing at ``dest``; missing folders
         are created) and returns ``dest`` as a ``Path``.
         """
-        screenshot_id = validate_id(screenshot_id, "screenshot_id")
-        url = self._artifact_url(screenshot_id, _check_kind(kind), options)
-        target = None if dest is None else Path(dest)
-        return await self._transport.download(url, dest=target)
+        screenshot_id = _validate.positive_id(screenshot_id, "screenshot_id")
+        (kind,) = _validate.kinds((kind,))
+        return await self._api.download(self._artifact_url(screenshot_id, kind, options), dest=dest)
 
     def _artifact_url(self, screenshot_id: int, kind: str, options: dict[str, Any]) -> Any:
         check_options(options, _IMAGE_OPTIONS if kind == "image" else _NO_OPTIONS)
         path = _ENDPOINTS[kind] + query({"id": screenshot_id, **options})
-        return self._transport.url(path)
+        return self._api.url(path)
 
     async def save_screenshot(
         self,
@@ -258,11 +240,11 @@ class _Artifacts(_Base):
         failure is raised as itself (e.g. :class:`~uprock_async.NotFoundError`,
         never an ``ExceptionGroup``).
         """
-        screenshot_id = validate_id(screenshot_id, "screenshot_id")
-        wanted = _check_kinds(kinds)
+        screenshot_id = _validate.positive_id(screenshot_id, "screenshot_id")
+        wanted = _validate.kinds(kinds)
         stem = _check_basename(basename) or str(screenshot_id)
         folder = Path(directory)
-        shot = await self._screenshot_info(screenshot_id)
+        shot = await screenshot_info(self._api, screenshot_id)
         return await self._save(shot, folder, stem, wanted, concurrent=True)
 
     async def _save(
@@ -290,7 +272,7 @@ class _Artifacts(_Base):
 
         async def fetch(kind: str) -> None:
             part = staged[kind] = _staging(targets[kind])
-            await self._transport.download(self._artifact_url(shot.id, kind, {}), dest=part)
+            await self._api.download(self._artifact_url(shot.id, kind, {}), dest=part)
 
         try:
             if concurrent and len(targets) > 1:
@@ -336,10 +318,10 @@ class _Artifacts(_Base):
         :meth:`save_screenshot`), and the others carry on. An error that is not
         the service's (a full disk) cancels the rest and is raised as itself.
         """
-        crawl_id = validate_id(crawl_id)
-        wanted = _check_kinds(kinds)
+        crawl_id = _validate.positive_id(crawl_id)
+        wanted = _validate.kinds(kinds)
         folder = Path(directory)
-        crawl = await self._crawl_info(crawl_id)
+        crawl = await crawl_info(self._api, crawl_id)
         # Keyed by id: a crawl that lists a screenshot twice must not have two
         # downloads racing for one file name.
         shots = list({shot.id: shot for shot in crawl.screenshots if shot.is_finished}.values())
@@ -350,10 +332,7 @@ class _Artifacts(_Base):
             except UprockAsyncError as exc:
                 return exc  # the service's answer for this screenshot: kept in place
 
-        results = await gather(save_one, shots, concurrency=concurrency, progress=progress)
+        results = await self._api.many(save_one, shots, concurrency=concurrency, progress=progress)
         # Without return_exceptions gather raises rather than lists an exception:
         # every error in ``results`` is one save_one returned as its value.
-        return {
-            shot.id: cast("dict[str, Path | None] | UprockAsyncError", result)
-            for shot, result in zip(shots, results, strict=True)
-        }
+        return {shot.id: result for shot, result in zip(shots, results, strict=True)}

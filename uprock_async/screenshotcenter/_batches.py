@@ -9,25 +9,27 @@ from typing import Any, overload
 
 import msgspec
 
-from .._base import query
+from .. import _validate
+from .._api import Api, HasApi, query
 from .._codec import encode
-from ._core import (
-    _ack_decoder,
-    _Base,
-    check_options,
-    check_wait,
-    page_params,
-    validate_id,
-    validate_url,
-)
+from ._core import ack, check_options, envelope, wait_for
 from .models import Batch, Envelope
 
 __all__: list[str] = []
 
 _batch_decoder = msgspec.json.Decoder(Envelope[Batch])
 _batches_decoder = msgspec.json.Decoder(Envelope[list[Batch]])
+_BATCH = envelope(_batch_decoder, "batch info")
+_CREATED = envelope(_batch_decoder, "created batch")
+_LIST = envelope(_batches_decoder, "batch list")
+_CANCELLED = ack("batch cancel")
 
 StrPath = str | os.PathLike[str]
+
+
+def _file_lines(text: str) -> list[str]:
+    """The lines of a file of URLs; the white space around each is the file's, not the URL's."""
+    return [line.strip() for line in text.splitlines()]
 
 
 def batch_file(urls: object) -> bytes:
@@ -37,13 +39,14 @@ def batch_file(urls: object) -> bytes:
     ``bytes`` (a file's contents, UTF-8). Blank lines are dropped; no URL at all,
     or any URL that is not absolute http(s), is a ``ValueError``.
     """
+    lines: Iterable[object]
     if isinstance(urls, (bytes, bytearray, memoryview)):
         try:
-            lines: Iterable[object] = bytes(urls).decode("utf-8").splitlines()
+            lines = _file_lines(bytes(urls).decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise ValueError(f"urls bytes are not UTF-8 text: {exc}") from None
     elif isinstance(urls, str):
-        lines = urls.splitlines()
+        lines = _file_lines(urls)
     elif isinstance(urls, Iterable):
         lines = list(urls)
     else:
@@ -52,7 +55,7 @@ def batch_file(urls: object) -> bytes:
     for number, line in enumerate(lines, 1):
         if isinstance(line, str) and not line.strip():
             continue
-        checked.append(validate_url(line, f"URL #{number}"))
+        checked.append(_validate.http_url(line, f"URL #{number}"))
     if not checked:
         raise ValueError("urls holds no URL: a batch needs at least one http(s) URL")
     return ("\n".join(checked) + "\n").encode()
@@ -64,7 +67,12 @@ def _field(value: Any) -> str:
     return str(value)
 
 
-class _Batches(_Base):
+async def batch_info(api: Api, batch_id: int) -> Batch:
+    """``GET /batch/info?id=`` for a checked id."""
+    return await api.get(f"/batch/info?id={batch_id}", _BATCH)
+
+
+class _Batches(HasApi):
     async def create_batch(self, urls: Any, *, country: str, **options: Any) -> Batch:
         """``POST /batch/create``: screenshot every URL of ``urls`` from ``country``.
 
@@ -89,43 +97,26 @@ class _Batches(_Base):
         ]
         fields += [(k, _field(v), None, None) for k, v in options.items() if v is not None]
         fields.append(("file", content, "urls.txt", "text/plain"))
-        batch = await self._send(
-            "POST",
-            "/batch/create",
-            _batch_decoder,
-            "created batch",
-            multipart=fields,
-            idempotent=False,
+        return await self._api.send(
+            "POST", "/batch/create", _CREATED, multipart=fields, idempotent=False
         )
-        assert batch is not None
-        return batch
 
     async def batch_info(self, batch_id: int) -> Batch:
         """``GET /batch/info?id=``: the batch's progress, and ``zip_url`` once finished."""
-        return await self._batch_info(validate_id(batch_id, "batch_id"))
-
-    async def _batch_info(self, batch_id: int) -> Batch:
-        return await self._get(f"/batch/info?id={batch_id}", _batch_decoder, "batch info")
+        return await batch_info(self._api, _validate.positive_id(batch_id, "batch_id"))
 
     async def list_batches(
         self, *, limit: int | None = None, offset: int | None = None
     ) -> list[Batch]:
         """``GET /batch/list``: one page of your batches."""
-        path = "/batch/list" + query(page_params(limit, offset))
-        return await self._get(path, _batches_decoder, "batch list")
+        path = "/batch/list" + query(_validate.page(limit, offset))
+        return await self._api.get(path, _LIST)
 
     async def cancel_batch(self, batch_id: int) -> None:
         """``POST /batch/cancel`` ``{"id"}``: stop a running batch."""
-        batch_id = validate_id(batch_id, "batch_id")
+        batch_id = _validate.positive_id(batch_id, "batch_id")
         # Cancelling twice is harmless, so a lost answer may be retried.
-        await self._send(
-            "POST",
-            "/batch/cancel",
-            _ack_decoder,
-            "batch cancel",
-            json=encode({"id": batch_id}),
-            allow_empty=True,
-        )
+        await self._api.send("POST", "/batch/cancel", _CANCELLED, json=encode({"id": batch_id}))
 
     async def wait_for_batch(
         self, batch_id: int, *, poll_interval: float = 2.0, timeout: float = 600.0
@@ -135,14 +126,8 @@ class _Batches(_Base):
         After ``timeout`` seconds raises :class:`~uprock_async.WaitTimeoutError`
         with ``last_status``.
         """
-        batch_id = validate_id(batch_id, "batch_id")
-        check_wait(poll_interval, timeout)
-        return await self._poll(
-            lambda: self._batch_info(batch_id),
-            poll_interval=poll_interval,
-            give_up_after=timeout,
-            what=f"batch {batch_id}",
-        )
+        batch_id = _validate.positive_id(batch_id, "batch_id")
+        return await wait_for(self._api, batch_info, batch_id, poll_interval, timeout, "batch")
 
     @overload
     async def download_batch(self, batch_id: int, *, dest: None = None) -> bytes: ...
@@ -153,6 +138,5 @@ class _Batches(_Base):
     async def download_batch(self, batch_id: int, *, dest: StrPath | None = None) -> bytes | Path:
         """``GET /batch/download?id=``: the batch's zip, as bytes or streamed to ``dest``
         (atomically: a failed transfer leaves nothing at ``dest``)."""
-        batch_id = validate_id(batch_id, "batch_id")
-        url = self._transport.url(f"/batch/download?id={batch_id}")
-        return await self._transport.download(url, dest=None if dest is None else Path(dest))
+        batch_id = _validate.positive_id(batch_id, "batch_id")
+        return await self._api.download(self._api.url(f"/batch/download?id={batch_id}"), dest=dest)

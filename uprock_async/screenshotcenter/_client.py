@@ -1,22 +1,22 @@
-"""ScreenshotCenterClient: the ScreenshotCenter API. Build request → transport → decode.
+"""ScreenshotCenterClient: the ScreenshotCenter API, assembled from one mixin per area.
 
-The methods live in one mixin per area (``_crawls``, ``_screenshots``,
-``_artifacts``, ``_batches``) over the shared envelope/polling/paging helpers of
-``_core``; this module only assembles them.
+Each area method: check arguments (:mod:`uprock_async._validate`) → the core
+(:mod:`uprock_async._api`) → the answer's shape (envelopes, :mod:`uprock_async._codec`).
 """
 
 from __future__ import annotations
 
+from .._api import ClientBase
+from ._account import _Account
 from ._artifacts import _Artifacts
 from ._batches import _Batches
-from ._core import validate_id
 from ._crawls import _Crawls
 from ._screenshots import _Screenshots
 
-__all__ = ["ScreenshotCenterClient", "validate_id"]
+__all__ = ["ScreenshotCenterClient"]
 
 
-class ScreenshotCenterClient(_Crawls, _Screenshots, _Artifacts, _Batches):
+class ScreenshotCenterClient(ClientBase, _Crawls, _Screenshots, _Artifacts, _Batches, _Account):
     """Async client for the ScreenshotCenter API (``https://api.screenshotcenter.com/api/v1``).
 
     ::

@@ -7,32 +7,35 @@ from typing import Any
 
 import msgspec
 
-from .._base import query
+from .. import _validate
+from .._api import HasApi, query
 from ._core import (
+    SCREENSHOT,
     Pages,
-    _ack_decoder,
-    _Base,
-    _screenshot_decoder,
+    ack,
     check_options,
-    check_page_size,
-    check_wait,
+    envelope,
     options_query,
-    page_params,
-    validate_id,
-    validate_url,
+    screenshot_info,
+    wait_for,
 )
 from .models import Envelope, Screenshot
 
 __all__: list[str] = []
 
 _screenshots_decoder = msgspec.json.Decoder(Envelope[list[Screenshot]])
+_LIST = envelope(_screenshots_decoder, "screenshot list")
+_SEARCH = envelope(_screenshots_decoder, "screenshot search")
+_CREATED = envelope(SCREENSHOT.decoder, "created screenshot")
+_DELETED = ack("screenshot delete")
 _DELETE_DATA = ("image", "metadata", "url", "all")
 
 
-class _Screenshots(_Base):
+class _Screenshots(HasApi):
     async def screenshot_info(self, screenshot_id: int) -> Screenshot:
         """``GET /screenshot/info?id=``: one screenshot's status, options and results."""
-        return await self._screenshot_info(validate_id(screenshot_id, "screenshot_id"))
+        screenshot_id = _validate.positive_id(screenshot_id, "screenshot_id")
+        return await screenshot_info(self._api, screenshot_id)
 
     async def create_screenshot(self, url: str, **options: Any) -> Screenshot:
         """``GET /screenshot/create``: request a screenshot of ``url``.
@@ -44,21 +47,17 @@ class _Screenshots(_Base):
         once the request may have reached the server (each screenshot is
         billed). Follow up with :meth:`wait_for_screenshot`.
         """
-        url = validate_url(url)
+        url = _validate.http_url(url)
         check_options(options)
         path = "/screenshot/create" + options_query({"url": url, **options})
-        shot = await self._send(
-            "GET", path, _screenshot_decoder, "created screenshot", idempotent=False
-        )
-        assert shot is not None
-        return shot
+        return await self._api.send("GET", path, _CREATED, idempotent=False)
 
     async def list_screenshots(
         self, *, limit: int | None = None, offset: int | None = None
     ) -> list[Screenshot]:
         """``GET /screenshot/list``: one page of your screenshots, newest first."""
-        path = "/screenshot/list" + query(page_params(limit, offset))
-        return await self._get(path, _screenshots_decoder, "screenshot list")
+        path = "/screenshot/list" + query(_validate.page(limit, offset))
+        return await self._api.get(path, _LIST)
 
     def iter_screenshots(self, *, page_size: int = 100) -> AsyncIterator[Screenshot]:
         """Every screenshot, fetched ``page_size`` at a time as you iterate::
@@ -67,7 +66,7 @@ class _Screenshots(_Base):
 
         Stops after a short page; ``break`` at any time (nothing to close).
         """
-        size = check_page_size(page_size)
+        size = _validate.at_least(page_size, "page_size", 1)
         return Pages(lambda limit, offset: self.list_screenshots(limit=limit, offset=offset), size)
 
     async def search_screenshots(
@@ -79,8 +78,8 @@ class _Screenshots(_Base):
             raise TypeError(f"url must be a str, got {type(url).__name__}")
         if not url.strip():
             raise ValueError("url must not be empty: pass the URL (or part of it) to search for")
-        path = "/screenshot/search" + query({"url": url, **page_params(limit, offset)})
-        return await self._get(path, _screenshots_decoder, "screenshot search")
+        path = "/screenshot/search" + query({"url": url, **_validate.page(limit, offset)})
+        return await self._api.get(path, _SEARCH)
 
     async def wait_for_screenshot(
         self, screenshot_id: int, *, poll_interval: float = 2.0, timeout: float = 120.0
@@ -90,20 +89,16 @@ class _Screenshots(_Base):
         Returns it either way (check ``is_finished``); after ``timeout`` seconds
         raises :class:`~uprock_async.WaitTimeoutError` with ``last_status``.
         """
-        screenshot_id = validate_id(screenshot_id, "screenshot_id")
-        check_wait(poll_interval, timeout)
-        return await self._poll(
-            lambda: self._screenshot_info(screenshot_id),
-            poll_interval=poll_interval,
-            give_up_after=timeout,
-            what=f"screenshot {screenshot_id}",
+        screenshot_id = _validate.positive_id(screenshot_id, "screenshot_id")
+        return await wait_for(
+            self._api, screenshot_info, screenshot_id, poll_interval, timeout, "screenshot"
         )
 
     async def delete_screenshot(self, screenshot_id: int, *, data: str = "all") -> None:
         """``GET /screenshot/delete?id=&data=``: delete a screenshot's ``image``,
         ``metadata``, ``url`` or ``all`` (default)."""
-        screenshot_id = validate_id(screenshot_id, "screenshot_id")
+        screenshot_id = _validate.positive_id(screenshot_id, "screenshot_id")
         if data not in _DELETE_DATA:
             raise ValueError(f"data must be one of {', '.join(_DELETE_DATA)}; got {data!r}")
         path = "/screenshot/delete" + query({"id": screenshot_id, "data": data})
-        await self._send("GET", path, _ack_decoder, "screenshot delete", allow_empty=True)
+        await self._api.get(path, _DELETED)

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Generic, ParamSpec, TypeVar, cast
 
 import aiohttp
 
-from .._base import BaseClient
+from .._api import ClientBase
 from .._config import DEFAULT_BREAKER, CircuitBreaker, Limits, RetryPolicy, Timeout
 from .._http._transport import DEFAULT_MAX_BODY_SIZE
 from .._stats import ClientStats
@@ -18,7 +18,7 @@ from ._runner import BlockingIterator, LoopThread, Source
 
 __all__ = ["BlockingClient"]
 
-C = TypeVar("C", bound=BaseClient)
+C = TypeVar("C", bound=ClientBase)
 P = ParamSpec("P")
 T = TypeVar("T")
 Self = TypeVar("Self", bound="BlockingClient[Any]")
@@ -33,7 +33,7 @@ class BlockingClient(Generic[C]):
     the client's loop thread and must not call the client (``RuntimeError``).
     """
 
-    _async_class: ClassVar[Callable[..., BaseClient]]
+    _async_class: ClassVar[Callable[..., ClientBase]]
 
     def __init__(
         self,

@@ -1,21 +1,20 @@
-"""The pure half of the Uprock endpoints: arguments checked and turned into request
-bodies, answers turned into structs or per-id errors. No I/O here, so every rule is
-unit-tested without a server; :mod:`._jobs` sends what these functions build.
+"""The pure half of the Uprock endpoints: request bodies built from checked arguments
+(the rules are :mod:`uprock_async._validate`'s), and the shapes the answers are read
+with (:mod:`uprock_async._codec`), including the batch status answer turned into
+per-id errors. No I/O here, so every rule is unit-tested without a server.
 """
 
 from __future__ import annotations
 
 import base64
-import math
 import re
-import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
-from yarl import URL
 
-from .._codec import decode, json_body
+from .. import _validate
+from .._codec import Either, Hooks, Plain, decode, json_body
 from .._errors import (
     APIStatusError,
     BadRequestError,
@@ -24,20 +23,21 @@ from .._errors import (
     UprockAsyncError,
     excerpt,
 )
-from .models import BatchStatusResponse, Cookie, CrawlSession, Job
+from .models import BatchStatusResponse, Cookie, CrawlSession, Job, JobDetail
 
 __all__ = [
     "BATCH_LIMIT",
+    "DETAIL",
+    "JOB",
     "JOB_METHODS",
+    "SESSION",
     "STORAGE_TYPES",
+    "batch_shape",
     "create_job_body",
     "decode_job",
     "decode_session",
-    "job_url",
     "merge_batch",
     "session_body",
-    "validate_job_id",
-    "validate_token",
 ]
 
 #: ``POST /crawl/v1/new`` accepts these ``method`` values (SERVICES.md).
@@ -49,74 +49,22 @@ STORAGE_TYPES = frozenset({"local", "s3"})
 BATCH_LIMIT = 1000
 MAX_SESSION_SECONDS = 3600
 
-T = TypeVar("T")
-W = TypeVar("W")
-
 Redact = Callable[[str], str] | None  # scrubs the API key from a message
 
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # A header name is an RFC 9110 token; values must not smuggle a line break.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_job_decoder = msgspec.json.Decoder(Job)
-_session_decoder = msgspec.json.Decoder(CrawlSession)
 _batch_decoder = msgspec.json.Decoder(BatchStatusResponse)
+_detail_decoder = msgspec.json.Decoder(JobDetail)
 
-
-class _JobWrapper(msgspec.Struct, gc=False):
-    job: Job
-
-
-class _SessionWrapper(msgspec.Struct, gc=False):
-    session: CrawlSession
-
-
-_job_wrapper_decoder = msgspec.json.Decoder(_JobWrapper)
-_session_wrapper_decoder = msgspec.json.Decoder(_SessionWrapper)
-
-
-# -- ids -------------------------------------------------------------------------
-
-
-def validate_token(value: object, name: str) -> str:
-    """``value`` as a path-safe id string, or ``TypeError``/``ValueError``.
-
-    Ids are UUIDs; any token of letters, digits, ``-`` and ``_`` is accepted, so
-    nothing a caller passes can change the request's path or query.
-    """
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str or uuid.UUID, got {type(value).__name__}")
-    if not _TOKEN.fullmatch(value):
-        shown = value if len(value) <= 60 else value[:60] + "…"
-        raise ValueError(
-            f"invalid {name} {shown!r}: expected a UUID (letters, digits, '-' and '_' only)"
-        )
-    return value
-
-
-def validate_job_id(job_id: object) -> str:
-    """``job_id`` as a path-safe string, or ``ValueError`` (no request is made)."""
-    return validate_token(job_id, "job_id")
+#: ``GET /crawl/v1/jobs/{id}/detail``.
+DETAIL = Plain(_detail_decoder, "job detail")
+#: A job, bare or as ``{"job": {...}}``.
+JOB = Either(msgspec.json.Decoder(Job), "job", "job")
+#: A crawl session, bare or as ``{"session": {...}}``.
+SESSION = Either(msgspec.json.Decoder(CrawlSession), "session", "crawl session")
 
 
 # -- create_job ------------------------------------------------------------------
-
-
-def job_url(url: object) -> str:
-    """``url`` if it is an absolute http(s) URL with a host, else ``ValueError``."""
-    if not isinstance(url, (str, URL)):
-        raise TypeError(f"url must be a str, got {type(url).__name__}")
-    text = str(url)
-    try:
-        parsed = URL(text)
-    except ValueError as exc:
-        raise ValueError(f"url {text!r} is not a valid URL: {exc}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(f"url must be an absolute http:// or https:// URL, got {text!r}")
-    if any(c in text for c in "\r\n\t "):
-        raise ValueError(f"url must not contain whitespace, got {text!r}")
-    return text
 
 
 def _method(method: object) -> str:
@@ -126,14 +74,6 @@ def _method(method: object) -> str:
     if upper not in JOB_METHODS:
         raise ValueError(f"method must be one of {', '.join(sorted(JOB_METHODS))}; got {method!r}")
     return upper
-
-
-def _int_in(value: object, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int between {low} and {high}, got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
-    return value
 
 
 def _headers(headers: object) -> dict[str, list[str]]:
@@ -211,13 +151,15 @@ def create_job_body(
             raise ValueError(f"storage_type must be 'local' or 's3', got {storage_type!r}")
         storage = storage_type.lower()
     return json_body(
-        url=job_url(url),
+        url=_validate.http_url(url),
         method=_method(method),
-        timeout_sec=None if timeout_sec is None else _int_in(timeout_sec, "timeout_sec", 1, 300),
+        timeout_sec=None
+        if timeout_sec is None
+        else _validate.int_in(timeout_sec, "timeout_sec", 1, 300),
         headers=None if headers is None else _headers(headers),
         body=None if body is None else _body(body),
         cookies=None if cookies is None else _cookies(cookies),
-        session_id=None if session_id is None else validate_token(session_id, "session_id"),
+        session_id=None if session_id is None else _validate.token(session_id, "session_id"),
         placement=None if placement is None else _placement(placement),
         storage_type=storage,
     )
@@ -228,68 +170,26 @@ def session_body(duration_seconds: object = None, placement: object = None) -> b
     return json_body(
         duration_seconds=None
         if duration_seconds is None
-        else _int_in(duration_seconds, "duration_seconds", 1, MAX_SESSION_SECONDS),
+        else _validate.int_in(duration_seconds, "duration_seconds", 1, MAX_SESSION_SECONDS),
         placement=None if placement is None else _placement(placement),
     )
 
 
-def check_wait(poll_interval: object, timeout: object) -> tuple[float, float]:
-    """``(poll_interval, timeout)`` as positive finite floats, or ``ValueError``."""
-    values = []
-    for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-        if not (value > 0 and math.isfinite(value)):
-            raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-        values.append(float(value))
-    return values[0], values[1]
-
-
 # -- answers -----------------------------------------------------------------------
-
-
-def _either(
-    plain: msgspec.json.Decoder[T],
-    wrapped: msgspec.json.Decoder[W],
-    unwrap: Callable[[W], T],
-    body: bytes,
-    status: int,
-    what: str,
-    redact: Redact,
-) -> T:
-    """Decode a bare object or its ``{"job"|"session": {...}}`` wrapper (the docs are
-    vague about which one the service sends)."""
-    try:
-        return decode(plain, body, status=status, what=what, redact=redact)
-    except ResponseDecodeError as first:
-        try:
-            return unwrap(decode(wrapped, body, status=status, what=what, redact=redact))
-        except ResponseDecodeError:
-            raise first from None
 
 
 def decode_job(body: bytes, status: int = 200, what: str = "job", *, redact: Redact = None) -> Job:
     """A :class:`Job` from a bare job object or ``{"job": {...}}``.
 
     ``redact`` scrubs the API key from error messages (they quote the body)."""
-    return _either(_job_decoder, _job_wrapper_decoder, _unwrap_job, body, status, what, redact)
+    return JOB.named(what).read(body, status, redact)
 
 
 def decode_session(
     body: bytes, status: int = 200, what: str = "crawl session", *, redact: Redact = None
 ) -> CrawlSession:
     """A :class:`CrawlSession` from a bare session object or ``{"session": {...}}``."""
-    return _either(
-        _session_decoder, _session_wrapper_decoder, _unwrap_session, body, status, what, redact
-    )
-
-
-def _unwrap_job(wrapper: _JobWrapper) -> Job:
-    return wrapper.job
-
-
-def _unwrap_session(wrapper: _SessionWrapper) -> CrawlSession:
-    return wrapper.session
+    return SESSION.named(what).read(body, status, redact)
 
 
 def _entry_error(job_id: str, error: str, body: bytes, redact: Redact) -> UprockAsyncError:
@@ -335,7 +235,7 @@ def merge_batch(
     if answer.found_count is not None and answer.found_count != found:
         message = (
             f"{what} says found_count={answer.found_count} but carries {found} "
-            f"jobs; body: {excerpt(body)}"
+            f"jobs; body: {excerpt(body, redact=redact)}"
         )
         raise ResponseDecodeError(
             redact(message) if redact else message,
@@ -364,3 +264,14 @@ def merge_batch(
                 status_code=status,
             )
     return merged
+
+
+def batch_shape(
+    chunk: list[str], body: bytes, status: int, headers: Mapping[str, str], hooks: Hooks
+) -> dict[str, Job | UprockAsyncError]:
+    """:func:`merge_batch` as a shape (``partial(batch_shape, chunk)``): a failure is counted."""
+    try:
+        return merge_batch(chunk, body, status, redact=hooks.redact)
+    except UprockAsyncError as exc:
+        hooks.failed(exc)
+        raise

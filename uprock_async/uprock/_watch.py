@@ -22,13 +22,16 @@ import logging
 import math
 import sys
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from functools import partial
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar, overload
 
 import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from .. import _validate
+from .._api import HasApi
 from .._errors import (
     APIStatusError,
     NotFoundError,
@@ -36,15 +39,17 @@ from .._errors import (
     UprockAsyncError,
     WaitTimeoutError,
 )
-from ..concurrency._fanout import Outcome, ProgressArg
+from ..concurrency import Outcome, ProgressArg
 from ..concurrency._gates import Progress
-from ._build import BATCH_LIMIT, validate_job_id
-from .models import Job
+from ._build import BATCH_LIMIT
+from ._details import JobIds, detail_fetcher
+from ._jobs import batch_status
+from .models import Job, JobDetail
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
-__all__ = ["JobWatch", "check_watch"]
+__all__ = ["JobWatch"]
 
 R = TypeVar("R")
 
@@ -52,25 +57,6 @@ log = logging.getLogger("uprock_async")
 
 _BATCH_CONCURRENCY = 4  # batch requests of one round in flight at once
 _BUFFER = 256  # finished outcomes waiting for the consumer
-
-
-def check_watch(poll_interval: object, timeout: object, concurrency: object) -> float:
-    """Validate ``watch_jobs`` arguments before any request; the deadline span or ``inf``."""
-    if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)):
-        raise TypeError(f"poll_interval must be a number of seconds, got {poll_interval!r}")
-    if not (poll_interval > 0 and math.isfinite(poll_interval)):
-        raise ValueError(f"poll_interval must be a finite number > 0, got {poll_interval!r}")
-    if timeout is None:
-        span = math.inf
-    elif isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
-    elif not timeout >= 0:  # also NaN
-        raise ValueError(f"timeout must be >= 0 seconds or None, got {timeout!r}")
-    else:
-        span = float(timeout)
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
-    return span
 
 
 class JobWatch(Generic[R]):
@@ -163,7 +149,7 @@ class JobWatch(Generic[R]):
                 self._add(raw, position)
 
     def _add(self, raw: object, position: int) -> None:
-        job_id = validate_job_id(raw)
+        job_id = _validate.job_id(raw)
         self._pending.setdefault(job_id, (position, None))
 
     async def _run(self, send: MemoryObjectSendStream[Outcome[str, R]]) -> None:
@@ -279,3 +265,71 @@ class JobWatch(Generic[R]):
     ) -> None:
         await send.send(outcome)
         self._progress.advance()
+
+
+class _Watch(HasApi):
+    @overload
+    def watch_jobs(
+        self,
+        job_ids: JobIds,
+        *,
+        poll_interval: float = ...,
+        timeout: float | None = ...,
+        details: Literal[True] = ...,
+        concurrency: int = ...,
+        progress: ProgressArg = ...,
+    ) -> JobWatch[JobDetail]: ...
+
+    @overload
+    def watch_jobs(
+        self,
+        job_ids: JobIds,
+        *,
+        poll_interval: float = ...,
+        timeout: float | None = ...,
+        details: Literal[False],
+        concurrency: int = ...,
+        progress: ProgressArg = ...,
+    ) -> JobWatch[Job]: ...
+
+    def watch_jobs(
+        self,
+        job_ids: JobIds,
+        *,
+        poll_interval: float = 2.0,
+        timeout: float | None = None,
+        details: bool = True,
+        concurrency: int = 16,
+        progress: ProgressArg = None,
+    ) -> JobWatch[JobDetail] | JobWatch[Job]:
+        """Follow many jobs until each is terminal; one outcome per distinct id::
+
+            async with client.watch_jobs(ids, timeout=3600) as outcomes:
+                async for outcome in outcomes:   # completion order; .item is the id
+                    detail = outcome.unwrap()    # JobDetail (details=False: Job)
+
+        Polls ``POST /crawl/v1/jobs/batch/status``: each round sends one request
+        per 1,000 ids still pending (never one per job) and starts
+        ``poll_interval`` seconds after the previous round started. With
+        ``details=True`` each finished job's detail is fetched once, at most
+        ``concurrency`` at a time. An id the service does not know ends with
+        :class:`~uprock_async.NotFoundError` (an invalid one with
+        :class:`~uprock_async.BadRequestError`) in its outcome; after ``timeout``
+        seconds every id still pending ends with
+        :class:`~uprock_async.WaitTimeoutError` (``last_status`` set). A round that
+        fails as a whole (outage, 5xx, 429) is retried next round; 401/403 end
+        the watch with that error. Memory stays constant per pending id. Ids are
+        read and checked on entry (``ValueError`` before any request); bad
+        arguments raise ``ValueError`` at the call. Leaving the block early
+        cancels everything in flight.
+        """
+        span = _validate.watch_args(poll_interval, timeout, concurrency)
+        return JobWatch(
+            job_ids,
+            batch_status=partial(batch_status, self._api),
+            detail=detail_fetcher(self._api) if details else None,
+            poll_interval=poll_interval,
+            timeout=span,
+            concurrency=concurrency,
+            progress=progress,
+        )
