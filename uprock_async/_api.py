@@ -28,7 +28,16 @@ from ._http import DEFAULT_MAX_BODY_SIZE, Multipart, Transport
 from ._stats import ClientStats
 from .concurrency import ConcurrencyArg, FanOut, ProgressArg, fan_out, gather, poll_until_terminal
 
-__all__ = ["Api", "ClientBase", "HasApi", "Polled", "query"]
+__all__ = [
+    "FAN_OUT",
+    "SMALL_FAN_OUT",
+    "Api",
+    "ClientBase",
+    "DefaultConcurrency",
+    "HasApi",
+    "Polled",
+    "query",
+]
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -51,15 +60,38 @@ class Polled(Protocol):
 P = TypeVar("P", bound=Polled)
 
 
+class DefaultConcurrency(int):
+    """``concurrency=`` when the caller gave none: the method's own default.
+
+    An ``int`` whose repr is the number, so signatures still read
+    ``concurrency=64``; :meth:`Api.many` and :meth:`Api.stream` tell it from an
+    explicit 64 by its type, and a :meth:`ClientBase.with_options` copy puts its
+    own ``concurrency`` in its place.
+    """
+
+    __slots__ = ()
+
+
+FAN_OUT = DefaultConcurrency(64)  # job_details, iter_job_details
+SMALL_FAN_OUT = DefaultConcurrency(16)  # crawl_infos, save_crawl: big payloads each
+
+
 class Api:
     """One client's core: requests through its :class:`Transport`, answers through
     :mod:`._codec` shapes (failures counted in its stats), fan-out and polling."""
 
-    __slots__ = ("hooks", "transport")
+    __slots__ = ("concurrency", "hooks", "transport")
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, *, concurrency: ConcurrencyArg | None = None) -> None:
         self.transport = transport
         self.hooks = Hooks(transport.redact, transport.status_error, transport.stats.error)
+        #: what replaces a method's default ``concurrency`` (``with_options``), if set
+        self.concurrency = concurrency
+
+    def _limit(self, concurrency: ConcurrencyArg) -> ConcurrencyArg:
+        if self.concurrency is not None and type(concurrency) is DefaultConcurrency:
+            return self.concurrency
+        return concurrency
 
     # -- one request -------------------------------------------------------------------
 
@@ -127,7 +159,7 @@ class Api:
         *,
         check: Callable[[Any], V] | None = None,
         what: str = "items",
-        concurrency: ConcurrencyArg = 64,
+        concurrency: ConcurrencyArg = FAN_OUT,
         per_second: float | None = None,
         return_exceptions: bool = False,
         progress: ProgressArg = None,
@@ -136,7 +168,7 @@ class Api:
         return await gather(  # type: ignore[return-value]
             fn,
             items if check is None else _validate.each(items, check, what),
-            concurrency=concurrency,
+            concurrency=self._limit(concurrency),
             per_second=per_second,
             return_exceptions=return_exceptions,
             progress=progress,
@@ -149,7 +181,7 @@ class Api:
         *,
         check: Callable[[Any], V],
         what: str,
-        concurrency: ConcurrencyArg = 64,
+        concurrency: ConcurrencyArg = FAN_OUT,
         per_second: float | None = None,
         progress: ProgressArg = None,
     ) -> FanOut[V, T]:
@@ -157,7 +189,7 @@ class Api:
         return fan_out(
             fn,
             _validate.each(items, check, what),
-            concurrency=concurrency,
+            concurrency=self._limit(concurrency),
             per_second=per_second,
             progress=progress,
         )

@@ -142,8 +142,9 @@ def watch_args(poll_interval: object, timeout: object, concurrency: object) -> f
         span = _number(timeout, "timeout", "a number of seconds or None")
         if not span >= 0:  # also NaN; inf is the same as None
             raise ValueError(f"timeout must be >= 0 seconds or None, got {timeout!r}")
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
+    # "auto" and AdaptiveConcurrency limits are the concurrency layer's to check
+    if isinstance(concurrency, int) and not isinstance(concurrency, bool) and concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency!r}")
     return span
 
 

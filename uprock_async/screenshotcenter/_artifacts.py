@@ -17,7 +17,7 @@ from typing import Any, overload
 import anyio
 
 from .. import _validate
-from .._api import HasApi, query
+from .._api import SMALL_FAN_OUT, HasApi, query
 from .._errors import UprockAsyncError
 from .._validate import KINDS
 from ..concurrency import ConcurrencyArg, ProgressArg
@@ -297,7 +297,7 @@ class _Artifacts(HasApi):
         directory: StrPath,
         *,
         kinds: Collection[str] = ("image",),
-        concurrency: ConcurrencyArg = 16,
+        concurrency: ConcurrencyArg = SMALL_FAN_OUT,
         progress: ProgressArg = None,
     ) -> dict[int, dict[str, Path | None] | UprockAsyncError]:
         """Save the artifacts of every finished screenshot of a crawl into ``directory``.

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from .. import _validate
-from .._api import HasApi, query
+from .._api import SMALL_FAN_OUT, HasApi, query
 from .._codec import Envelope as EnvelopeShape
 from .._codec import encode
 from .._errors import UprockAsyncError
@@ -59,7 +59,7 @@ class _Crawls(HasApi):
         self,
         crawl_ids: Iterable[int] | AsyncIterable[int],
         *,
-        concurrency: ConcurrencyArg = 16,
+        concurrency: ConcurrencyArg = SMALL_FAN_OUT,
         per_second: float | None = None,
         return_exceptions: bool = False,
         progress: ProgressArg = None,

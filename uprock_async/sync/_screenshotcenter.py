@@ -7,6 +7,7 @@ from collections.abc import AsyncIterable, Collection, Iterable
 from pathlib import Path
 from typing import Any, Literal, overload
 
+from .._api import SMALL_FAN_OUT
 from .._errors import UprockAsyncError
 from ..concurrency._adaptive import ConcurrencyArg
 from ..concurrency._fanout import ProgressArg
@@ -71,7 +72,7 @@ class ScreenshotCenterClient(BlockingClient[_AsyncScreenshotCenterClient]):
         self,
         crawl_ids: Iterable[int] | AsyncIterable[int],
         *,
-        concurrency: ConcurrencyArg = 16,
+        concurrency: ConcurrencyArg = SMALL_FAN_OUT,
         per_second: float | None = None,
         return_exceptions: bool = False,
         progress: ProgressArg = None,
@@ -212,7 +213,7 @@ class ScreenshotCenterClient(BlockingClient[_AsyncScreenshotCenterClient]):
         directory: StrPath,
         *,
         kinds: Collection[str] = ("image",),
-        concurrency: ConcurrencyArg = 16,
+        concurrency: ConcurrencyArg = SMALL_FAN_OUT,
         progress: ProgressArg = None,
     ) -> dict[int, dict[str, Path | None] | UprockAsyncError]:
         """Blocking :meth:`uprock_async.ScreenshotCenterClient.save_crawl` (a

@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal, overload
 
+from .._api import FAN_OUT
 from .._errors import UprockAsyncError
 from ..concurrency._adaptive import ConcurrencyArg
 from ..concurrency._fanout import Outcome, ProgressArg
@@ -75,7 +76,7 @@ class UprockClient(BlockingClient[_AsyncUprockClient]):
         job_ids: JobIds,
         *,
         parse_cookies: bool = False,
-        concurrency: ConcurrencyArg = 64,
+        concurrency: ConcurrencyArg = FAN_OUT,
         per_second: float | None = None,
         return_exceptions: bool = False,
         progress: ProgressArg = None,
@@ -97,7 +98,7 @@ class UprockClient(BlockingClient[_AsyncUprockClient]):
         job_ids: JobIds,
         *,
         parse_cookies: bool = False,
-        concurrency: ConcurrencyArg = 64,
+        concurrency: ConcurrencyArg = FAN_OUT,
         per_second: float | None = None,
         progress: ProgressArg = None,
     ) -> BlockingIterator[Outcome[str, JobDetail]]:
@@ -121,7 +122,7 @@ class UprockClient(BlockingClient[_AsyncUprockClient]):
         poll_interval: float = ...,
         timeout: float | None = ...,
         details: Literal[True] = ...,
-        concurrency: int = ...,
+        concurrency: ConcurrencyArg = ...,
         progress: ProgressArg = ...,
     ) -> BlockingIterator[Outcome[str, JobDetail]]: ...
 
@@ -133,9 +134,21 @@ class UprockClient(BlockingClient[_AsyncUprockClient]):
         poll_interval: float = ...,
         timeout: float | None = ...,
         details: Literal[False],
-        concurrency: int = ...,
+        concurrency: ConcurrencyArg = ...,
         progress: ProgressArg = ...,
     ) -> BlockingIterator[Outcome[str, Job]]: ...
+
+    @overload
+    def watch_jobs(
+        self,
+        job_ids: JobIds,
+        *,
+        poll_interval: float = ...,
+        timeout: float | None = ...,
+        details: bool,
+        concurrency: ConcurrencyArg = ...,
+        progress: ProgressArg = ...,
+    ) -> BlockingIterator[Outcome[str, JobDetail]] | BlockingIterator[Outcome[str, Job]]: ...
 
     def watch_jobs(
         self,
@@ -144,7 +157,7 @@ class UprockClient(BlockingClient[_AsyncUprockClient]):
         poll_interval: float = 2.0,
         timeout: float | None = None,
         details: bool = True,
-        concurrency: int = 16,
+        concurrency: ConcurrencyArg = 16,
         progress: ProgressArg = None,
     ) -> BlockingIterator[Outcome[str, JobDetail]] | BlockingIterator[Outcome[str, Job]]:
         """Blocking :meth:`uprock_async.UprockClient.watch_jobs`: one outcome per job as

@@ -1,6 +1,7 @@
 """The Uprock Crawl API: :class:`UprockClient` and its models."""
 
 from ._client import UprockClient
+from ._watch import JobWatch
 from .models import (
     BatchJobStatus,
     BatchStatusResponse,
@@ -21,5 +22,6 @@ __all__ = [
     "Job",
     "JobDetail",
     "JobResult",
+    "JobWatch",
     "UprockClient",
 ]

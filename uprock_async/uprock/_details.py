@@ -12,7 +12,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Literal, overload
 
 from .. import _validate
-from .._api import Api, HasApi
+from .._api import FAN_OUT, Api, HasApi
 from .._errors import UprockAsyncError
 from ..concurrency import ConcurrencyArg, FanOut, ProgressArg
 from ._build import DETAIL
@@ -72,7 +72,7 @@ class _Details(HasApi):
         job_ids: JobIds,
         *,
         parse_cookies: bool = False,
-        concurrency: ConcurrencyArg = 64,
+        concurrency: ConcurrencyArg = FAN_OUT,
         per_second: float | None = None,
         return_exceptions: bool = False,
         progress: ProgressArg = None,
@@ -105,7 +105,7 @@ class _Details(HasApi):
         job_ids: JobIds,
         *,
         parse_cookies: bool = False,
-        concurrency: ConcurrencyArg = 64,
+        concurrency: ConcurrencyArg = FAN_OUT,
         per_second: float | None = None,
         progress: ProgressArg = None,
     ) -> FanOut[str, JobDetail]:

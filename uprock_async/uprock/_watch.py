@@ -4,7 +4,8 @@ One round asks ``POST /crawl/v1/jobs/batch/status`` about every id still
 pending, 1,000 ids a request; a round starts ``poll_interval`` seconds after the
 previous one started. A job that turns terminal leaves the pending set at once:
 with ``details=False`` its :class:`Job` is yielded, with ``details=True`` its
-detail is fetched once by one of ``concurrency`` workers and then yielded. The
+detail is fetched once, through the fan-out engine (at most ``concurrency`` at a
+time), and then yielded. The
 pending set holds one ``(index, last status)`` entry per id, so memory stays
 constant per pending id however long the watch runs.
 
@@ -39,7 +40,8 @@ from .._errors import (
     UprockAsyncError,
     WaitTimeoutError,
 )
-from ..concurrency import Outcome, ProgressArg
+from ..concurrency import AdaptiveConcurrency, ConcurrencyArg, Outcome, ProgressArg, fan_out
+from ..concurrency._adaptive import resolve_concurrency
 from ..concurrency._gates import Progress
 from ._build import BATCH_LIMIT
 from ._details import JobIds, detail_fetcher
@@ -76,7 +78,7 @@ class JobWatch(Generic[R]):
         detail: Callable[[str], Awaitable[R]] | None,
         poll_interval: float,
         timeout: float,
-        concurrency: int,
+        concurrency: int | AdaptiveConcurrency,
         progress: ProgressArg,
     ) -> None:
         if isinstance(job_ids, (str, bytes)):
@@ -156,16 +158,34 @@ class JobWatch(Generic[R]):
         deadline = anyio.current_time() + self._span
         async with send, anyio.create_task_group() as workers:
             details_send, details_receive = anyio.create_memory_object_stream[tuple[str, int]](
-                math.inf
+                math.inf  # one small entry per finished id, as the pending set held before
             )
             async with details_send:
                 if self._detail is not None:
-                    for _ in range(min(self._concurrency, max(len(self._pending), 1))):
-                        workers.start_soon(self._detail_worker, details_receive.clone(), send)
-                details_receive.close()
+                    workers.start_soon(self._fetch_details, details_receive, send)
+                else:
+                    details_receive.close()
                 await self._rounds(deadline, send, details_send)
                 if self._error is not None:
                     workers.cancel_scope.cancel()  # the consumer gets the error next
+
+    async def _fetch_details(
+        self,
+        finished: MemoryObjectReceiveStream[tuple[str, int]],
+        send: MemoryObjectSendStream[Outcome[str, R]],
+    ) -> None:
+        """Each finished job's detail, once, through the fan-out engine (so
+        ``concurrency`` may be an int, ``"auto"`` or a shared limiter)."""
+        detail = self._detail
+        assert detail is not None
+
+        async def fetch(entry: tuple[str, int]) -> R:
+            return await detail(entry[0])
+
+        async with finished, fan_out(fetch, finished, concurrency=self._concurrency) as done:
+            async for outcome in done:
+                job_id, index = outcome.item
+                await self._emit(send, Outcome(index, job_id, outcome.value, outcome.error))
 
     async def _rounds(
         self,
@@ -234,21 +254,6 @@ class JobWatch(Generic[R]):
                 del self._pending[job_id]
                 await self._emit(send, Outcome(index, job_id, None, entry))
 
-    async def _detail_worker(
-        self,
-        jobs: MemoryObjectReceiveStream[tuple[str, int]],
-        send: MemoryObjectSendStream[Outcome[str, R]],
-    ) -> None:
-        assert self._detail is not None
-        async with jobs:
-            async for job_id, index in jobs:
-                try:
-                    value = await self._detail(job_id)
-                except UprockAsyncError as exc:
-                    await self._emit(send, Outcome(index, job_id, None, exc))
-                else:
-                    await self._emit(send, Outcome(index, job_id, value, None))
-
     async def _time_out(self, send: MemoryObjectSendStream[Outcome[str, R]]) -> None:
         span = f"{self._span:g}"
         for job_id, (index, last) in list(self._pending.items()):
@@ -276,7 +281,7 @@ class _Watch(HasApi):
         poll_interval: float = ...,
         timeout: float | None = ...,
         details: Literal[True] = ...,
-        concurrency: int = ...,
+        concurrency: ConcurrencyArg = ...,
         progress: ProgressArg = ...,
     ) -> JobWatch[JobDetail]: ...
 
@@ -288,9 +293,21 @@ class _Watch(HasApi):
         poll_interval: float = ...,
         timeout: float | None = ...,
         details: Literal[False],
-        concurrency: int = ...,
+        concurrency: ConcurrencyArg = ...,
         progress: ProgressArg = ...,
     ) -> JobWatch[Job]: ...
+
+    @overload
+    def watch_jobs(
+        self,
+        job_ids: JobIds,
+        *,
+        poll_interval: float = ...,
+        timeout: float | None = ...,
+        details: bool,
+        concurrency: ConcurrencyArg = ...,
+        progress: ProgressArg = ...,
+    ) -> JobWatch[JobDetail] | JobWatch[Job]: ...
 
     def watch_jobs(
         self,
@@ -299,7 +316,7 @@ class _Watch(HasApi):
         poll_interval: float = 2.0,
         timeout: float | None = None,
         details: bool = True,
-        concurrency: int = 16,
+        concurrency: ConcurrencyArg = 16,
         progress: ProgressArg = None,
     ) -> JobWatch[JobDetail] | JobWatch[Job]:
         """Follow many jobs until each is terminal; one outcome per distinct id::
@@ -312,7 +329,8 @@ class _Watch(HasApi):
         per 1,000 ids still pending (never one per job) and starts
         ``poll_interval`` seconds after the previous round started. With
         ``details=True`` each finished job's detail is fetched once, at most
-        ``concurrency`` at a time. An id the service does not know ends with
+        ``concurrency`` at a time (an int, ``"auto"`` or an
+        :class:`~uprock_async.AdaptiveConcurrency`). An id the service does not know ends with
         :class:`~uprock_async.NotFoundError` (an invalid one with
         :class:`~uprock_async.BadRequestError`) in its outcome; after ``timeout``
         seconds every id still pending ends with
@@ -324,12 +342,13 @@ class _Watch(HasApi):
         cancels everything in flight.
         """
         span = _validate.watch_args(poll_interval, timeout, concurrency)
+        limit = resolve_concurrency(concurrency)  # "fast", 0, True: ValueError now
         return JobWatch(
             job_ids,
             batch_status=partial(batch_status, self._api),
             detail=detail_fetcher(self._api) if details else None,
             poll_interval=poll_interval,
             timeout=span,
-            concurrency=concurrency,
+            concurrency=limit,
             progress=progress,
         )
