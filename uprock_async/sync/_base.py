@@ -1,12 +1,17 @@
-"""What both blocking clients share: construction, the loop thread's lifetime, calls."""
+"""What both blocking clients share: construction, the loop thread's lifetime, and
+:func:`blocking`/:func:`streaming`, which make each method from its async twin."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import types
+import typing
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
-from types import TracebackType
-from typing import Any, ClassVar, Generic, ParamSpec, TypeVar, cast
+from types import SimpleNamespace
+from typing import Any, ClassVar, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast
 
 import aiohttp
 
@@ -16,10 +21,12 @@ from .._http._transport import DEFAULT_MAX_BODY_SIZE
 from .._stats import ClientStats
 from ._runner import BlockingIterator, LoopThread, Source
 
-__all__ = ["BlockingClient"]
+__all__ = ["BlockingClient", "blocking", "overloaded", "streaming"]
 
 C = TypeVar("C", bound=ClientBase)
 P = ParamSpec("P")
+F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 T = TypeVar("T")
 Self = TypeVar("Self", bound="BlockingClient[Any]")
 
@@ -85,12 +92,7 @@ class BlockingClient(Generic[C]):
         self._loop.check()  # a closed client cannot be reused
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     @property
@@ -131,24 +133,103 @@ class BlockingClient(Generic[C]):
         state = "closed" if self.closed else "open"
         return f"{type(self).__name__}(base_url={self.base_url!r}, {state}, blocking)"
 
-    # -- calls -----------------------------------------------------------------
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, member in vars(cls).items():
+            if inspect.isfunction(member) and hasattr(member, "__wrapped__"):
+                # A twin is named as the blocking method it is, not as the async one.
+                member.__module__ = cls.__module__
+                member.__qualname__ = f"{cls.__qualname__}.{name}"
 
-    def _call(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """``await fn(*args, **kwargs)`` on the loop thread; block for the result."""
-        return self._loop.call(partial(fn, *args, **kwargs))
 
-    def _stream(
-        self, fn: Callable[P, Source[T]], /, *args: P.args, **kwargs: P.kwargs
+def blocking(
+    method: Callable[Concatenate[Any, P], Awaitable[R]],
+) -> Callable[Concatenate[BlockingClient[Any], P], R]:
+    """The blocking twin of an async client's method: ``name = blocking(AsyncClient.name)``.
+
+    Same parameters, result and exceptions; type checkers carry the async method's
+    overloads over too (see :func:`overloaded` where they cannot). The call runs on
+    the client's loop thread while the calling thread waits. ``inspect.signature``
+    and ``help()`` show the async method's parameters.
+    """
+
+    @functools.wraps(method)
+    def twin(self: BlockingClient[Any], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        call = partial(method, self._client, *args, **kwargs)  # pyright: ignore[reportPrivateUsage]
+        return self._loop.call(call)  # pyright: ignore[reportPrivateUsage]
+
+    twin.__doc__ = _doc(method)
+    return twin
+
+
+def streaming(
+    method: Callable[Concatenate[Any, P], Source[T]],
+) -> Callable[Concatenate[BlockingClient[Any], P], BlockingIterator[T]]:
+    """The blocking twin of an ``iter_*`` method (an async iterator, or an async context
+    manager of one): a :class:`BlockingIterator`. The async method is called on the
+    loop at once, so bad arguments raise here; the stream starts at the first ``next()``.
+    """
+
+    @functools.wraps(method)
+    def twin(
+        self: BlockingClient[Any], /, *args: P.args, **kwargs: P.kwargs
     ) -> BlockingIterator[T]:
-        """An ``iter_*`` method's async stream as a plain iterator.
+        call = partial(method, self._client, *args, **kwargs)  # pyright: ignore[reportPrivateUsage]
+        loop = self._loop  # pyright: ignore[reportPrivateUsage]
+        return BlockingIterator(self, loop, loop.call_sync(call))
 
-        ``fn`` is called on the loop now, so bad arguments raise here; the stream
-        itself starts at the first ``next()``.
-        """
-        return self._iterate(partial(fn, *args, **kwargs))
+    returns = _yields(method)
+    twin.__annotations__ = {**method.__annotations__, "return": returns}
+    twin.__signature__ = inspect.signature(method).replace(  # type: ignore[attr-defined]
+        return_annotation=returns
+    )
+    twin.__doc__ = _doc(method, stream=True)
+    return twin
 
-    def _iterate(self, make: Callable[[], Source[T]]) -> BlockingIterator[T]:
-        """Like :meth:`_stream`, for an overloaded ``iter_*`` method (whose overloads
-        a ParamSpec cannot carry): ``make`` calls it."""
-        source = self._loop.call_sync(make)
-        return BlockingIterator(self, self._loop, source)
+
+def overloaded(twin: Callable[..., Any]) -> _Implements:
+    """Puts ``twin`` (from :func:`blocking` or :func:`streaming`) in place of the
+    implementation of blocking overloads written out by hand, for an async method whose
+    overloads mypy or pyright does not carry through a ``ParamSpec``."""
+
+    def implement(implementation: F) -> F:
+        return cast(F, twin)
+
+    return implement
+
+
+class _Implements(Protocol):
+    def __call__(self, implementation: F, /) -> F: ...
+
+
+def _doc(method: Callable[..., Any], *, stream: bool = False) -> str:
+    note = (
+        " A plain iterator: the stream runs on the client's loop thread, a bounded"
+        " buffer ahead of you; ``close()``, leaving ``with`` or ``break`` cancels it."
+        if stream
+        else ""
+    )
+    doc = inspect.cleandoc(method.__doc__ or "")
+    return f"Blocking twin of the async client's ``{method.__name__}``.{note}\n\n{doc}"
+
+
+def _yields(method: Callable[..., Any]) -> Any:
+    """``BlockingIterator[item]`` for the async stream ``method`` returns
+    (``FanOut[str, JobDetail]``: ``Outcome[str, JobDetail]``), for its twin's annotation."""
+    source = typing.get_type_hints(
+        SimpleNamespace(__annotations__={"return": method.__annotations__["return"]}),
+        globalns=getattr(method, "__globals__", None),
+    )["return"]
+    generic: Any = BlockingIterator
+    return generic[_items(source)]
+
+
+def _items(source: Any) -> Any:
+    origin, args = typing.get_origin(source) or source, typing.get_args(source)
+    if origin in (typing.Union, types.UnionType):  # JobWatch[JobDetail] | JobWatch[Job]
+        return functools.reduce(lambda union, item: union | item, map(_items, args))
+    if origin is AsyncIterator:
+        return args[0]
+    item = typing.get_type_hints(origin.__anext__)["return"]  # e.g. Outcome[I, R]
+    names = dict(zip(origin.__parameters__, args, strict=True))
+    return item[tuple(names[p] for p in item.__parameters__)]

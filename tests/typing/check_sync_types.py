@@ -1,0 +1,55 @@
+"""What a type checker infers from the blocking clients, pinned for mypy --strict and pyright.
+
+Their methods are made from the async ones (``uprock_async.sync._base.blocking``), so
+these pin that the async signatures and overloads come through: type-checked by
+`.ci/run`, never executed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from typing_extensions import assert_type
+
+from uprock_async import Outcome, UprockAsyncError
+from uprock_async.screenshotcenter import Crawl, Screenshot
+from uprock_async.sync import BlockingIterator, ScreenshotCenterClient, UprockClient
+from uprock_async.uprock import Job, JobDetail
+
+
+def plain_calls_return_the_async_result(client: UprockClient, job_id: uuid.UUID) -> None:
+    assert_type(client.job_detail(job_id, parse_cookies=True), JobDetail)
+    assert_type(client.create_job("https://example.com/", method="POST"), Job)
+    assert_type(client.download(job_id), bytes | Path)
+    client.job_detail(job_id, parse_cookie=True)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+
+
+def overloads_come_through(client: UprockClient, ids: list[str], flag: bool) -> None:
+    assert_type(client.job_details(ids), list[JobDetail])
+    assert_type(client.job_details(ids, return_exceptions=True), list[JobDetail | UprockAsyncError])
+    assert_type(client.job_details(ids, return_exceptions=flag), list[JobDetail | UprockAsyncError])
+
+
+def streams_are_plain_iterators(client: UprockClient, ids: list[str], flag: bool) -> None:
+    assert_type(client.iter_job_details(ids), BlockingIterator[Outcome[str, JobDetail]])
+    for outcome in client.iter_job_details(ids, concurrency="auto"):
+        assert_type(outcome.unwrap(), JobDetail)
+    assert_type(client.watch_jobs(ids), BlockingIterator[Outcome[str, JobDetail]])
+    assert_type(client.watch_jobs(ids, details=False), BlockingIterator[Outcome[str, Job]])
+    assert_type(
+        client.watch_jobs(ids, details=flag),
+        BlockingIterator[Outcome[str, JobDetail]] | BlockingIterator[Outcome[str, Job]],
+    )
+
+
+def screenshotcenter(sc: ScreenshotCenterClient, ids: list[int], dest: Path) -> None:
+    assert_type(sc.crawl_infos(ids), list[Crawl])
+    assert_type(sc.crawl_infos(ids, return_exceptions=True), list[Crawl | UprockAsyncError])
+    assert_type(sc.create_crawl("https://example.com/", max_urls=5, delay=2), Crawl)
+    assert_type(sc.iter_screenshots(page_size=10), BlockingIterator[Screenshot])
+    assert_type(sc.download_screenshot(1), bytes)
+    assert_type(sc.download_screenshot(1, kind="pdf", dest=dest), Path)
+    assert_type(sc.download_batch(1), bytes)
+    assert_type(sc.download_batch(1, dest=dest), Path)
+    assert_type(sc.delete_screenshot(1), None)
