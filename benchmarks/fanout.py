@@ -7,6 +7,9 @@ Fetches N (default 5,000) ~17 KB job details at concurrency 64 with:
   (c) httpx ``AsyncClient`` + pydantic v2 models equivalent to ``JobDetail``
   (d) ``UprockClient.job_details``
   (e) ``UprockClient.iter_job_details``, results discarded
+  (f) a hand-written aiohttp + msgspec loop that keeps the same ``JobDetail`` s
+      (``msgspec.json.Decoder(JobDetail)``, kept in a list): the honest ceiling
+      for the work (d) does; (d)/(f) should be >= 0.95
 
 in interleaved rounds (best round counts), then runs 1,000,000 items through
 ``fan_out`` with a trivial async function (peak RSS growth, items/s), measures
@@ -32,11 +35,13 @@ from typing import Any, NamedTuple
 
 import aiohttp
 import httpx
+import msgspec
 import psutil
 
 from benchmarks._pydantic_models import PJobDetail
 from benchmarks._serve import Served, serve
 from uprock_async import UprockClient, fan_out
+from uprock_async.uprock import JobDetail
 
 CONCURRENCY = 64
 CONNECTIONS = 100  # the same pool size as our client's default Limits
@@ -70,6 +75,27 @@ async def raw_aiohttp(server: Served, ids: list[str], parse: bool) -> int:
 
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         return done
+
+
+async def aiohttp_msgspec(server: Served, ids: list[str]) -> int:
+    """(f): the same work as (d) written by hand: fetch, check, decode, keep."""
+    headers = {"Authorization": f"Bearer {server.key}"}
+    decode = msgspec.json.Decoder(JobDetail).decode
+    details: list[JobDetail] = []
+    connector = aiohttp.TCPConnector(limit=CONNECTIONS)
+    async with aiohttp.ClientSession(server.url, connector=connector, headers=headers) as session:
+        paths = iter(_paths(ids))
+
+        async def worker() -> None:
+            for path in paths:
+                async with session.get(path) as resp:
+                    body = await resp.read()
+                    if resp.status != 200:
+                        raise RuntimeError(f"HTTP {resp.status}")
+                details.append(decode(body))
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return len(details)
 
 
 async def httpx_pydantic(server: Served, ids: list[str]) -> int:
@@ -130,6 +156,7 @@ def contenders(c_count: int) -> dict[str, tuple[Runner, int | None]]:
         "(c) httpx + pydantic v2": (httpx_pydantic, c_count),
         "(d) ours: job_details": (ours_job_details, None),
         "(e) ours: iter_job_details": (ours_iter, None),
+        "(f) aiohttp + msgspec JobDetail": (aiohttp_msgspec, None),
     }
 
 
@@ -201,6 +228,11 @@ def print_throughput(best: dict[str, Timing], count: int, c_count: int) -> None:
         "  (target >= 15)"
     )
     print(f"  (e)/(a) = {e.rate / a.rate:.2f} by req/s, {a.cpu_us / e.cpu_us:.2f} by user CPU")
+    f = best["(f) aiohttp + msgspec JobDetail"]
+    print(
+        f"  (d)/(f) = {d.rate / f.rate:.2f} by req/s, {f.cpu_us / d.cpu_us:.2f} by user CPU"
+        "  (target >= 0.95)"
+    )
 
 
 class _GCClock:

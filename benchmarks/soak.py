@@ -9,6 +9,16 @@ exactly one outcome), errors that are not ours (must be 0), peak RSS, open
 connections and tasks left at the end, elapsed time. Exits 1 if an invariant broke.
 
     python benchmarks/soak.py [--count 20000] [--concurrency 64] [--timeout 0.5]
+
+With ``--minutes N`` it runs one long-lived client for N minutes instead (passes
+over the ids, one after another, under the same faults, while the server's
+capacity cycles 40 -> 10 -> 80 in 15 s phases, at ``concurrency="auto"`` unless
+``--concurrency`` is given), and prints every minute: lookups so far, RSS, open
+file descriptors, connections (client pool, and the process's sockets) and
+asyncio tasks. Targets at 30 minutes: RSS growth after the first minute
+<= 5 MB, descriptors flat, 0 lost.
+
+    python -m benchmarks.soak --minutes 30
 """
 
 from __future__ import annotations
@@ -98,12 +108,108 @@ async def soak(server: Served, ids: list[str], concurrency: int, timeout: float)
     return not (lost or duplicated or wrong_item or foreign or in_use or tasks_left)
 
 
+CAPACITY_CYCLE = [(40, 15.0), (10, 15.0), (80, 15.0)]
+
+
+def _pool(client: UprockClient) -> tuple[int, int]:
+    """(idle, in use) connections of the client's pool (connector internals)."""
+    session = client._transport._session
+    connector = session.connector if session is not None else None
+    if connector is None:
+        return 0, 0
+    return sum(len(c) for c in connector._conns.values()), len(connector._acquired)
+
+
+async def soak_for(
+    server: Served, ids: list[str], minutes: float, concurrency: int | str, timeout: float
+) -> bool:
+    """One client for ``minutes``: passes over ``ids``; a table row every minute."""
+    proc = psutil.Process()
+    retry = RetryPolicy(max_retries=2, backoff_initial=0.01, backoff_max=0.1, max_retry_after=0.1)
+    client = UprockClient(
+        server.key, base_url=server.url, timeout=Timeout(total=timeout), retry=retry
+    )
+    started = time.monotonic()
+    end = started + minutes * 60
+    next_row = started + 60
+    next_cycle = started
+    lookups = lost = duplicated = passes = 0
+    kinds: Counter[str] = Counter()
+    rows: list[tuple[int, int, float, int, int, int, int]] = []
+    print(
+        f"{'min':>4} {'lookups':>9} {'RSS MiB':>8} {'fds':>5} {'pool idle':>9}"
+        f" {'in use':>6} {'sockets':>7} {'tasks':>5}"
+    )
+
+    def row(minute: int | str) -> None:
+        idle, in_use = _pool(client)
+        sockets = len(proc.net_connections(kind="inet"))
+        rss = proc.memory_info().rss / MIB
+        tasks = len(asyncio.all_tasks())
+        rows.append((len(rows), lookups, rss, proc.num_fds(), idle + in_use, sockets, tasks))
+        print(
+            f"{minute:>4} {lookups:9d} {rss:8.1f} {proc.num_fds():5d} {idle:9d}"
+            f" {in_use:6d} {sockets:7d} {tasks:5d}",
+            flush=True,
+        )
+
+    async with client:
+        row(0)
+        while time.monotonic() < end:
+            passes += 1
+            seen = [0] * len(ids)
+            stopped = False
+            limit: int | str = concurrency
+            async with client.iter_job_details(ids, concurrency=limit) as outcomes:  # type: ignore[arg-type]
+                async for outcome in outcomes:
+                    seen[outcome.index] += 1
+                    lookups += 1
+                    kinds["ok" if outcome.error is None else type(outcome.error).__name__] += 1
+                    now = time.monotonic()
+                    if now >= next_cycle:
+                        next_cycle = now + sum(s for _, s in CAPACITY_CYCLE)
+                        await asyncio.to_thread(server.schedule_capacity, CAPACITY_CYCLE)
+                    if now >= next_row:
+                        next_row += 60
+                        row(len(rows))
+                    if now >= end:
+                        stopped = True
+                        break
+            if not stopped:  # a whole pass: every id must have come out exactly once
+                lost += sum(1 for n in seen if n == 0)
+            duplicated += sum(1 for n in seen if n > 1)
+        row("end")
+        stats = client.stats()
+    first = rows[1] if len(rows) > 2 else rows[0]
+    last = rows[-1]
+    print(f"\npasses {passes}, lookups {lookups}, outcomes {dict(kinds)}")
+    print(f"HTTP attempts {stats.requests} (retries {stats.retries}), by status {stats.responses}")
+    print(
+        f"RSS growth after the first minute {last[2] - first[2]:+.1f} MiB (target <= 5);"
+        f" fds {first[3]} -> {last[3]}; lost {lost}, duplicated {duplicated} (target 0)"
+    )
+    return not (lost or duplicated)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20_000, help="lookups")
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--concurrency", default=None, help="an int or auto (default 64; auto with --minutes)"
+    )
+    parser.add_argument("--minutes", type=float, default=None, help="soak for N minutes")
     parser.add_argument("--timeout", type=float, default=0.5, help="client timeout, seconds")
     ns = parser.parse_args()
+    if ns.minutes is not None:
+        limit = ns.concurrency or "auto"
+        concurrency: int | str = limit if limit == "auto" else int(limit)
+        with serve(jobs=5000, chaos=True) as server:
+            ids = (server.ids * (ns.count // len(server.ids) + 1))[: ns.count]
+            if not asyncio.run(soak_for(server, ids, ns.minutes, concurrency, ns.timeout)):
+                print("SOAK FAILED: outcomes lost or duplicated")
+                sys.exit(1)
+        return
+    ns.concurrency = int(ns.concurrency or 64)
     gc.collect()
     with warnings.catch_warnings(record=True) as caught, serve(jobs=5000, chaos=True) as server:
         warnings.simplefilter("always")

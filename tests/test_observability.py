@@ -132,10 +132,12 @@ async def test_the_debug_log_has_one_record_per_attempt_without_the_key(
         await uprock.job_details(ids, concurrency=1)
         with pytest.raises(NotFoundError):
             await uprock.job_detail(MISSING)
-    records = [r for r in caplog.records if r.name == "uprock_async"]
+    records = [r for r in caplog.records if r.name == "uprock_async" and r.levelno == logging.DEBUG]
     attempts = uprock.stats().requests
     assert attempts == 7
     assert len(records) == attempts
+    retries = [r for r in caplog.records if r.name == "uprock_async" and r.levelno == logging.INFO]
+    assert len(retries) == uprock.stats().retries == 3  # each retry also says so at INFO
     messages = [r.getMessage() for r in records]
     for record, message in zip(records, messages, strict=True):
         assert record.levelno == logging.DEBUG

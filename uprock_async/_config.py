@@ -153,10 +153,17 @@ class CircuitBreaker:
     and 5xx answers; never 4xx) the client stops sending: attempts wait, holding
     no concurrency slot, and one waiting attempt goes out as a probe every
     ``cooldown`` seconds. The first success closes the breaker and releases
-    everyone. Waiting does not use up retries; an attempt that has waited
-    ``max_wait`` seconds fails with the last error. On by default
-    (``UprockClient(circuit_breaker=None)`` turns it off);
-    :attr:`ClientStats.breaker_trips` counts how often it opened.
+    everyone. Waiting does not use up retries, and neither does a probe that
+    fails; a call that has waited ``max_wait`` seconds in all fails with its
+    last error. On by default (``UprockClient(circuit_breaker=None)`` turns it
+    off); :attr:`ClientStats.breaker_trips` counts how often it opened; trips
+    and recoveries are logged at WARNING.
+
+    "Holding no slot": under an :class:`~uprock_async.AdaptiveConcurrency` a
+    waiting call gives its slot back and queues for one again, first in line,
+    when released. Under an int ``concurrency`` the limit is the number of
+    worker tasks: a waiting call keeps its worker (which sends nothing), and
+    no other item of that fan-out starts in its place.
     """
 
     threshold: int = 10

@@ -58,6 +58,7 @@ __all__ = [
     "UprockAsyncError",
     "WaitTimeoutError",
     "excerpt",
+    "is_overload",
     "parse_retry_after",
     "redactor",
     "status_error",
@@ -367,6 +368,18 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN / inf
         return None
     return max(0.0, seconds)
+
+
+_OVERLOAD_STATUSES = frozenset({429, 503})
+
+
+def is_overload(error: BaseException | None = None, status: int = 0) -> bool:
+    """THE rule for "the service is overloaded", used by the transport and the
+    concurrency layer alike: a 429 or 503 answer (``status``, or the status of
+    ``error``), a :class:`RateLimitError`, or an :class:`APITimeoutError`."""
+    if status in _OVERLOAD_STATUSES or isinstance(error, (RateLimitError, APITimeoutError)):
+        return True
+    return isinstance(error, APIStatusError) and error.status_code in _OVERLOAD_STATUSES
 
 
 def _body_fields(body: bytes) -> tuple[str | None, str | None, str | None, dict[str, Any] | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import msgspec
 
@@ -66,6 +67,14 @@ class ClientStats(msgspec.Struct, frozen=True, gc=False):
         return stats_html(self)
 
 
+class _Attempt(Protocol):
+    """What the recorder reads of a transport's attempt event."""
+
+    status: int
+    latency: float
+    nbytes: int
+
+
 class StatsRecorder:
     """Mutable counters behind :meth:`UprockClient.stats`; every update is O(1)."""
 
@@ -111,6 +120,11 @@ class StatsRecorder:
     def error(self, exc: BaseException) -> None:
         name = type(exc).__name__
         self._errors[name] = self._errors.get(name, 0) + 1
+
+    def on_attempt(self, event: _Attempt) -> None:
+        """Attempt observer: the answer's status, latency and body bytes."""
+        if event.status:
+            self.response(event.status, event.latency, event.nbytes)
 
     def breaker_tripped(self) -> None:
         self.breaker_trips += 1

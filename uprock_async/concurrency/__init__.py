@@ -1,13 +1,17 @@
-"""Concurrency: the fan-out engine, its limits (window, rate, adaptive) and polling."""
+"""Concurrency: the fan-out engine over pluggable meters (window, rate, adaptive),
+``fan_out`` and ``gather`` on top, and polling beside them."""
 
 from ._adaptive import AdaptiveConcurrency, ConcurrencyArg
 from ._fanout import FanOut, Outcome, ProgressArg, fan_out, gather
+from ._meters import Meter, MeterState
 from ._poll import poll_until_terminal
 
 __all__ = [
     "AdaptiveConcurrency",
     "ConcurrencyArg",
     "FanOut",
+    "Meter",
+    "MeterState",
     "Outcome",
     "ProgressArg",
     "fan_out",

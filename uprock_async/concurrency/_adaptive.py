@@ -13,24 +13,24 @@ the immediate retry of a 429 is no new evidence). Overload signals are a 429 or
 503 answer (retried attempts included), an :class:`~uprock_async.APITimeoutError`,
 or a latency far above the recent minimum.
 
-A retry under a limiter gives its slot back while it backs off and queues for
-one again (first in line), so after a cut it waits until the lower limit has
-room rather than hitting a full server again at once.
+A ``Retry-After`` on an overload answer also stops growth until it expires.
+A call under a limiter gives its slot back while it waits (a retry's backoff,
+the client's Retry-After pause, an open circuit breaker) and queues for one
+again, first in line, so after a cut it waits until the lower limit has room
+rather than hitting a full server again at once (see ``_meters.py``).
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from contextvars import ContextVar
 from typing import Literal, TypeAlias
 
 import anyio
-import anyio.lowlevel
 
 from ._gates import wait_in_line
 
-__all__ = ["AdaptiveConcurrency", "ConcurrencyArg", "Probe", "current_probe", "resolve_concurrency"]
+__all__ = ["AdaptiveConcurrency", "ConcurrencyArg", "resolve_concurrency"]
 
 _MIN_RTT_WINDOW = 10.0  # seconds a minimum-latency sample is remembered
 _RECOVER = 0.8  # after a cut, return fast to this share of the limit before it
@@ -58,6 +58,7 @@ class AdaptiveConcurrency:
         "_limit",
         "_min_rtt",
         "_min_rtt_prev",
+        "_no_growth_until",
         "_overloaded_once",
         "_rtt_epoch",
         "_srtt",
@@ -106,6 +107,7 @@ class AdaptiveConcurrency:
         self._min_rtt_prev = float("inf")
         self._rtt_epoch = time.monotonic()
         self._srtt: float | None = None
+        self._no_growth_until = 0.0
 
     def __repr__(self) -> str:
         return (
@@ -149,9 +151,14 @@ class AdaptiveConcurrency:
 
     # -- signals -------------------------------------------------------------
 
-    def record(self, started: float, latency: float, *, overloaded: bool = False) -> None:
-        """Feed one completed attempt: its start time, latency and overload verdict."""
+    def record(
+        self, started: float, latency: float, *, overloaded: bool = False, pause: float = 0.0
+    ) -> None:
+        """Feed one completed attempt: its start time, latency and overload verdict;
+        ``pause``: the seconds of a ``Retry-After`` it carried (no growth until then)."""
         now = started + latency
+        if pause > 0:
+            self._no_growth_until = max(self._no_growth_until, now + pause)
         if now - self._rtt_epoch > _MIN_RTT_WINDOW:
             self._min_rtt_prev, self._min_rtt = self._min_rtt, float("inf")
             self._rtt_epoch = now
@@ -177,6 +184,8 @@ class AdaptiveConcurrency:
                 self._ssthresh = self._limit if first else before * _RECOVER
                 self._overloaded_once = True
                 self._last_cut = now
+        elif now < self._no_growth_until:
+            pass  # the service asked for a pause (Retry-After): no growth until it ends
         elif self._in_flight >= int(self._limit) or self._waiters:
             # Grow only while the window is in use, so an idle limiter does not drift up.
             # Until the first overload, slow start (+1 per success: doubling per round
@@ -202,53 +211,3 @@ def resolve_concurrency(value: object) -> int | AdaptiveConcurrency:
     if value < 1:
         raise ValueError(f"concurrency must be >= 1, got {value}")
     return value
-
-
-class Probe:
-    """One fan-out worker's link to a limiter (set in the worker's context variable).
-
-    The worker holds a slot per call through :meth:`acquire`/:meth:`release`.
-    The transport reports every attempt, retries included, through
-    :meth:`attempt`, so a 429 that a retry absorbed still slows the fan-out
-    down; ``fed`` tells the worker whether it must judge the call itself. Before
-    a retry the transport calls :meth:`backoff`, which gives the slot back while
-    waiting and queues for one again (first in line): after a cut, a retry waits
-    until the lower limit has room instead of hammering a full server at once.
-    """
-
-    __slots__ = ("fed", "held", "limiter")
-
-    def __init__(self, limiter: AdaptiveConcurrency) -> None:
-        self.limiter = limiter
-        self.fed = False
-        self.held = 0
-
-    async def acquire(self, *, first: bool = False) -> None:
-        """Take a slot of the limiter (waiting for one)."""
-        await self.limiter.acquire(first=first)
-        self.held += 1
-
-    def release(self) -> None:
-        """Give back every slot this probe holds."""
-        while self.held:
-            self.held -= 1
-            self.limiter.release()
-
-    def attempt(self, started: float, latency: float, *, overloaded: bool) -> None:
-        """Report one finished HTTP attempt."""
-        self.fed = True
-        self.limiter.record(started, latency, overloaded=overloaded)
-
-    async def backoff(self, delay: float) -> None:
-        """Sleep ``delay`` before a retry without holding a slot, then take one again."""
-        held = self.held
-        self.release()
-        if delay > 0:
-            await anyio.sleep(delay)
-        else:
-            await anyio.lowlevel.checkpoint()
-        for _ in range(held):
-            await self.acquire(first=True)
-
-
-current_probe: ContextVar[Probe | None] = ContextVar("uprock_async_probe", default=None)

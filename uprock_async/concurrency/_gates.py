@@ -1,4 +1,4 @@
-"""Flow-control pieces of the fan-out engine: gates, a queue, a rate limit, progress.
+"""Flow-control pieces of the fan-out engine: gates, a queue, progress.
 
 They exist because anyio's memory streams and semaphores make every operation a
 checkpoint (an event-loop round trip), which cost ~20 µs per item in the fan-out
@@ -9,7 +9,6 @@ nothing here needs a lock.
 from __future__ import annotations
 
 import math
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -17,14 +16,10 @@ from typing import Any, Generic, TypeVar
 import anyio
 import anyio.lowlevel
 
-from .._errors import APITimeoutError, RateLimitError, ServerError
-
 __all__ = [
     "Progress",
     "Queue",
-    "Rate",
     "Slots",
-    "is_overload",
     "validate_per_second",
     "wait_in_line",
 ]
@@ -139,27 +134,6 @@ class Queue(Generic[T]):
         return items.popleft()
 
 
-class Rate:
-    """A smooth rate limit: calls start at least ``1 / per_second`` apart, no bursts.
-
-    Unlike a token bucket nothing accumulates while idle, so a pause is never
-    followed by a burst above ``per_second``.
-    """
-
-    __slots__ = ("_interval", "_next")
-
-    def __init__(self, per_second: float) -> None:
-        self._interval = 1.0 / per_second
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        now = time.monotonic()
-        start = self._next if self._next > now else now
-        self._next = start + self._interval
-        if start > now:
-            await anyio.sleep(start - now)
-
-
 class Progress:
     """Reports ``(done, total)`` to a callable, or drives a tqdm bar."""
 
@@ -206,9 +180,3 @@ def validate_per_second(per_second: float | None) -> float | None:
     if not (per_second > 0 and math.isfinite(per_second)):
         raise ValueError(f"per_second must be a finite number > 0, got {per_second!r}")
     return float(per_second)
-
-
-def is_overload(exc: BaseException | None) -> bool:
-    if isinstance(exc, (RateLimitError, APITimeoutError)):
-        return True
-    return isinstance(exc, ServerError) and exc.status_code == 503
