@@ -44,3 +44,34 @@ def test_the_example_notebook_executes_without_errors_or_warnings(
     assert "Crawl " in texts  # the crawl's HTML view
     assert "job.status" in texts  # the DataFrame of details
     assert "test-key-0-0123456789abcdef" not in texts  # FakeServer(seed=0)'s key
+
+
+@pytest.mark.timeout(120)
+def test_progress_true_draws_a_text_bar_without_warnings_when_ipywidgets_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
+    monkeypatch.chdir(tmp_path)
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("import sys\nsys.modules['ipywidgets'] = None  # missing"),
+            nbformat.v4.new_code_cell(
+                "import warnings\n"
+                "warnings.simplefilter('error')\n"
+                "from uprock_async import fan_out\n"
+                "async def double(x):\n"
+                "    return 2 * x\n"
+                "async with fan_out(double, range(50), progress=True) as outcomes:\n"
+                "    results = [o.unwrap() async for o in outcomes]\n"
+                "len(results)"
+            ),
+        ]
+    )
+    nbclient.NotebookClient(notebook, kernel_name="python3", timeout=60).execute()
+    outputs = notebook.cells[1].outputs
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "IProgress" not in text
+    assert "Warning" not in text
+    assert "50/50" in text  # tqdm's text bar, on stderr
+    assert outputs[-1]["data"]["text/plain"] == "50"

@@ -89,6 +89,10 @@ def _public(cls: type) -> dict[str, Any]:
     return {name: value for name, value in inspect.getmembers(cls) if not name.startswith("_")}
 
 
+def _returns_self(annotation: object) -> bool:
+    return isinstance(annotation, TypeVar) and annotation.__name__ == "Self"
+
+
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
     # Aliases such as ConcurrencyArg are strings naming things their own module
     # has: resolve in every uprock_async module's names, the function's own first.
@@ -137,6 +141,8 @@ def test_every_async_method_has_a_blocking_twin_with_the_same_signature(
         stream = name.startswith("iter_") or name == "watch_jobs"
         if stream:  # an async iterator (or a context manager of one) becomes a plain one
             assert BlockingIterator in {typing.get_origin(returned), *_union_origins(returned)}
+        elif _returns_self(returned) and _returns_self(_hints(member)["return"]):
+            pass  # with_options: each returns a copy of its own kind of client
         elif not _overloads(twin):
             assert returned == _hints(member)["return"], name
         sync_overloads = _overloads(twin)

@@ -10,11 +10,13 @@ is what both clients share besides: configuration, the transport's lifetime,
 
 from __future__ import annotations
 
+import copy
 import os
 import re
+import warnings
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -26,7 +28,16 @@ from ._config import DEFAULT_BREAKER, CircuitBreaker, Limits, RetryPolicy, Timeo
 from ._errors import UprockAsyncError, WaitTimeoutError
 from ._http import DEFAULT_MAX_BODY_SIZE, Multipart, Transport
 from ._stats import ClientStats
-from .concurrency import ConcurrencyArg, FanOut, ProgressArg, fan_out, gather, poll_until_terminal
+from .concurrency import (
+    AdaptiveConcurrency,
+    ConcurrencyArg,
+    FanOut,
+    ProgressArg,
+    fan_out,
+    gather,
+    poll_until_terminal,
+)
+from .concurrency._adaptive import resolve_concurrency
 
 __all__ = [
     "FAN_OUT",
@@ -231,6 +242,7 @@ class ClientBase:
     _ENV_URL: ClassVar[str]
     _DEFAULT_URL: ClassVar[str]
     _TRUSTED_SUFFIXES: ClassVar[tuple[str, ...]] = ()
+    _origin: ClientBase | None = None  # a with_options copy's original (owns the pool)
 
     def __init__(
         self,
@@ -319,6 +331,55 @@ class ClientBase:
     def stats(self) -> ClientStats:
         """A snapshot of this client's counters and latency percentiles (cheap)."""
         return self._transport.stats.snapshot()
+
+    def with_options(
+        self: Self,
+        *,
+        timeout: float | Timeout | None = None,
+        retry: RetryPolicy | int | None = None,
+        concurrency: int | Literal["auto"] | AdaptiveConcurrency | None = None,
+    ) -> Self:
+        """A lightweight copy with other settings, sharing this client's connection
+        pool, stats and circuit breaker (like ``with_options`` in the OpenAI and
+        Anthropic SDKs)::
+
+            patient = client.with_options(timeout=120, retry=5)
+            await patient.job_detail(job_id)
+            await client.with_options(concurrency="auto").job_details(ids)
+
+        ``timeout`` and ``retry`` apply to every request of the copy;
+        ``concurrency`` replaces the default of its fan-out methods
+        (``job_details``, ``iter_job_details``, ``crawl_infos``, ``save_crawl``);
+        an explicit ``concurrency=`` in a call still wins. Arguments left out keep
+        this client's values. The pool belongs to the original: closing a copy
+        only marks the copy closed.
+        """
+        if concurrency is not None:
+            resolve_concurrency(concurrency)  # a bad value fails here, not mid-call
+        twin = copy.copy(self)
+        twin._transport = self._transport.with_options(
+            timeout=None if timeout is None else Timeout.coerce(timeout),
+            retry=None if retry is None else RetryPolicy.coerce(retry),
+        )
+        twin._api = Api(
+            twin._transport,
+            concurrency=self._api.concurrency if concurrency is None else concurrency,
+        )
+        twin._origin = self  # the pool's owner lives as long as any copy
+        return twin
+
+    def __del__(self) -> None:
+        # A client dropped without aclose() (a re-run notebook cell, a forgotten
+        # close): free its sockets now and say so in one line, instead of
+        # aiohttp's multi-kilobyte "Unclosed client session" report.
+        transport = self.__dict__.get("_transport")
+        if transport is not None and transport.release():
+            warnings.warn(
+                f"{type(self).__name__} was not closed; its connections were released "
+                "(use `async with` or `await client.aclose()`)",
+                ResourceWarning,
+                stacklevel=2,
+            )
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"

@@ -60,6 +60,15 @@ class ClientStats(msgspec.Struct, frozen=True, gc=False):
             f"latency p99     {ms(self.latency_p99)}"
         )
 
+    def __repr__(self) -> str:
+        # The histogram is up to 480 pairs: shown as a count, the rest as fields.
+        fields = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in self.__struct_fields__
+            if name != "latency_histogram"
+        )
+        return f"ClientStats({fields}, latency_histogram=<{len(self.latency_histogram)} buckets>)"
+
     def _repr_html_(self) -> str:
         """A table and an inline-SVG latency histogram for Jupyter (no JavaScript)."""
         from ._html import stats_html  # only notebooks pay for the HTML code

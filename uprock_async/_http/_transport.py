@@ -12,6 +12,8 @@ one). Every error raised names its request, without credentials.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -123,6 +125,7 @@ class Transport:
         )
         self._session = session
         self._owns_session = session is None
+        self._origin: Transport | None = None  # set on with_options copies: it owns the pool
         self._trace_configs = list(trace_configs)
         self.max_body_size = max_body_size
         self.circuit_breaker = circuit_breaker
@@ -140,6 +143,10 @@ class Transport:
 
     def session(self) -> aiohttp.ClientSession:
         """The pooled session, created on first use (inside the running loop)."""
+        if self._origin is not None:
+            if self.closed:
+                raise RuntimeError("this client has been closed; create a new one")
+            return self._origin.session()
         session = self._session
         if session is None:
             if self.closed:
@@ -152,13 +159,56 @@ class Transport:
         return session
 
     async def aclose(self) -> None:
-        """Close the session if we created it; a caller's session is left open."""
+        """Close the session if we created it; a caller's session is left open, and
+        so is the pool of the transport a :meth:`with_options` copy came from."""
         self.closed = True
+        if self._origin is not None:
+            return
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()
         elif session is not None:
             self._session = session  # keep it so use-after-close still says "closed"
+
+    def with_options(
+        self, *, timeout: Timeout | None = None, retry: RetryPolicy | None = None
+    ) -> Transport:
+        """A copy with other per-attempt settings that shares this transport's pool,
+        stats, observers, Retry-After pause and circuit breaker."""
+        twin = copy.copy(self)
+        twin._origin = self._origin or self
+        if timeout is not None:
+            twin.timeout = timeout
+            twin._client_timeout = aiohttp.ClientTimeout(
+                total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read
+            )
+        if retry is not None:
+            twin.retry = retry
+        return twin
+
+    def release(self) -> bool:
+        """Close our own pool's connections now, synchronously, for a client that is
+        being garbage-collected without ``aclose()``. True if there was one.
+
+        The session is detached (public aiohttp API: it then counts as closed, so
+        its own ``__del__`` stays quiet instead of printing its "Unclosed client
+        session / Unclosed connector" report), and the connector's sockets are
+        closed on the spot: a finalizer cannot await ``connector.close()``.
+        """
+        session = self._session
+        if self._origin is not None or not self._owns_session or self.closed:
+            return False
+        if session is None or session.closed:
+            return False
+        self.closed = True
+        connector = session.connector
+        session.detach()
+        close_now = getattr(connector, "_close", None)  # private but stable; guarded
+        if connector is not None and close_now is not None:
+            # RuntimeError: the event loop is already closed, nothing left to free.
+            with contextlib.suppress(RuntimeError):
+                close_now()  # the SSL-shutdown waiters it returns are not awaited
+        return True
 
     # -- URLs and credentials --------------------------------------------------
 

@@ -134,6 +134,29 @@ class Queue(Generic[T]):
         return items.popleft()
 
 
+def _tqdm() -> Any:
+    """tqdm's class for ``progress=True``: the notebook widget where ipywidgets is
+    installed (``tqdm.auto`` picks it in Jupyter, the text bar elsewhere), else the
+    text bar, because ``tqdm.auto`` in a notebook without ipywidgets only warns
+    "IProgress not found"."""
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "progress=True needs tqdm: pip install 'uprock-async[progress]' "
+            "(or pass a callable (done, total) -> None)"
+        ) from None
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        from tqdm.std import tqdm as text_bar
+
+        return text_bar
+    from tqdm.auto import tqdm as auto_bar
+
+    return auto_bar
+
+
 class Progress:
     """Reports ``(done, total)`` to a callable, or drives a tqdm bar."""
 
@@ -145,14 +168,7 @@ class Progress:
         self._bar: Any = None
         self._callback: Callable[[int, int | None], None] | None = None
         if progress is True:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:  # pragma: no cover - depends on the environment
-                raise ImportError(
-                    "progress=True needs tqdm: pip install 'uprock-async[progress]' "
-                    "(or pass a callable (done, total) -> None)"
-                ) from None
-            self._bar = tqdm(total=total, unit="call", dynamic_ncols=True)
+            self._bar = _tqdm()(total=total, unit="call", dynamic_ncols=True)
         elif callable(progress):
             self._callback = progress
         elif progress is not None and progress is not False:

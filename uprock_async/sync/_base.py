@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import types
@@ -11,7 +12,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
 from types import SimpleNamespace
-from typing import Any, ClassVar, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast
+from typing import Any, ClassVar, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar, cast
 
 import aiohttp
 
@@ -19,6 +20,7 @@ from .._api import ClientBase
 from .._config import DEFAULT_BREAKER, CircuitBreaker, Limits, RetryPolicy, Timeout
 from .._http._transport import DEFAULT_MAX_BODY_SIZE
 from .._stats import ClientStats
+from ..concurrency import AdaptiveConcurrency
 from ._runner import BlockingIterator, LoopThread, Source
 
 __all__ = ["BlockingClient", "blocking", "overloaded", "streaming"]
@@ -79,12 +81,16 @@ class BlockingClient(Generic[C]):
         # daemon then, and waiting on it could hang the exit.
         self._finalizer = weakref.finalize(self, self._loop.request_stop)
         self._finalizer.atexit = False
+        self._origin: BlockingClient[C] | None = None  # set on with_options copies
 
     # -- lifetime ------------------------------------------------------------
 
     def close(self) -> None:
         """Cancel any call still running, close the connection pool, end the loop
-        thread. Idempotent; later calls raise ``RuntimeError``."""
+        thread. Idempotent; later calls raise ``RuntimeError``. On a
+        :meth:`with_options` copy it does nothing: the original owns the loop."""
+        if self._origin is not None:
+            return
         self._loop.close()
         self._finalizer.detach()
 
@@ -128,6 +134,27 @@ class BlockingClient(Generic[C]):
                 if not self.closed:
                     raise
         return self._client.stats()
+
+    def with_options(
+        self: Self,
+        *,
+        timeout: float | Timeout | None = None,
+        retry: RetryPolicy | int | None = None,
+        concurrency: int | Literal["auto"] | AdaptiveConcurrency | None = None,
+    ) -> Self:
+        """Blocking twin of the async ``with_options``: a copy with other settings
+        that shares this client's loop thread, connection pool and stats.
+
+        The loop and the pool belong to the original: the copy keeps the original
+        alive, and closing the copy (or leaving its ``with``) leaves both running;
+        close the original to end them.
+        """
+        twin = copy.copy(self)
+        twin._client = self._client.with_options(
+            timeout=timeout, retry=retry, concurrency=concurrency
+        )
+        twin._origin = self
+        return twin
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
