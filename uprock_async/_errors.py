@@ -38,11 +38,13 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import msgspec
+
+from ._redact import Redact, excerpt, redactor
 
 __all__ = [
     "APIConnectionError",
@@ -64,15 +66,6 @@ __all__ = [
     "status_error",
 ]
 
-_EXCERPT_BYTES = 200
-# How far past the cut a body is decoded and redacted before being cut: a secret
-# that starts before the cut is replaced whole as long as it is shorter than this
-# (an HTTP header, where the key travels, is never near 64 KiB).
-_REDACT_WINDOW = 64 * 1024
-_REDACTED = "[redacted]"
-
-Redact = Callable[[str], str]
-
 
 class UprockAsyncError(Exception):
     """Base class of every exception raised by uprock_async."""
@@ -82,6 +75,18 @@ class UprockAsyncError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only arguments, which default pickling cannot
+        # replay; errors cross process boundaries in uprock_async.distributed.
+        return (_rebuild, (type(self), self.message, self.__dict__))
+
+
+def _rebuild(cls: type[UprockAsyncError], message: str, state: dict[str, Any]) -> Any:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    exc.__dict__.update(state)
+    return exc
 
 
 def _where(method: str | None, url: str | None) -> str:
@@ -112,9 +117,6 @@ class APIConnectionError(UprockAsyncError):
 
     def __str__(self) -> str:
         return _where(self.method, self.url) + self.message
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_plain, (type(self), self.message, self.__dict__))
 
 
 class APITimeoutError(APIConnectionError):
@@ -171,18 +173,6 @@ class APIStatusError(UprockAsyncError):
             parts.append(f"request_id={self.request_id}")
         return " ".join(parts)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only constructor arguments need help to survive pickling
-        # (errors cross process boundaries in uprock_async.distributed).
-        return (_rebuild, (type(self), self.message, self.__dict__))
-
-
-def _rebuild(cls: type[APIStatusError], message: str, state: dict[str, Any]) -> APIStatusError:
-    exc = cls.__new__(cls)
-    Exception.__init__(exc, message)
-    exc.__dict__.update(state)
-    return exc
-
 
 class BadRequestError(APIStatusError):
     """400 / 422, an ``invalid request: …`` message or a ``VALIDATION_ERROR`` code."""
@@ -229,9 +219,6 @@ class ResponseDecodeError(UprockAsyncError):
         self.body = body
         self.status_code = status_code
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_plain, (type(self), self.message, self.__dict__))
-
 
 class WaitTimeoutError(UprockAsyncError):
     """A ``wait_for_*`` helper ran out of time; ``last_status`` is the last status seen."""
@@ -241,16 +228,6 @@ class WaitTimeoutError(UprockAsyncError):
     def __init__(self, message: str, *, last_status: str | None = None) -> None:
         super().__init__(message)
         self.last_status = last_status
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_plain, (type(self), self.message, self.__dict__))
-
-
-def _rebuild_plain(cls: type[UprockAsyncError], message: str, state: dict[str, Any]) -> Any:
-    exc = cls.__new__(cls)
-    Exception.__init__(exc, message)
-    exc.__dict__.update(state)
-    return exc
 
 
 # -- the map -----------------------------------------------------------------
@@ -304,50 +281,6 @@ _REASONS = {
     503: "service unavailable",
     504: "gateway timeout",
 }
-
-
-def redactor(secret: str) -> Redact:
-    """A function that replaces ``secret`` in a text, in every spelling a server or
-    a message may give it: as is, JSON-escaped (``\\`` and ``\"``), ``repr``-escaped
-    and percent-encoded."""
-    spellings = {secret}
-    if secret:
-        spellings.add(_json_escaped(secret))
-        spellings.add(repr(secret)[1:-1])
-        spellings.add(quote(secret, safe=""))
-    # Longest first: a spelling that contains another must go before it.
-    ordered = sorted((s for s in spellings if s), key=len, reverse=True)
-
-    def redact(text: str) -> str:
-        for spelling in ordered:
-            if spelling in text:
-                text = text.replace(spelling, _REDACTED)
-        return text
-
-    return redact
-
-
-def _json_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def excerpt(body: bytes, limit: int = _EXCERPT_BYTES, *, redact: Redact | None = None) -> str:
-    """A short, printable quote of a body for messages (never the whole payload).
-
-    ``redact`` runs on the decoded text *before* it is cut to ``limit`` bytes and
-    ``repr``-quoted, so a secret echoed across the cut, or one containing ``\\``
-    or quotes, never survives in part.
-    """
-    window = body[: limit + _REDACT_WINDOW] if redact is not None else body[:limit]
-    text = window.decode("utf-8", "replace")
-    if redact is not None:
-        text = redact(text)
-        encoded = text.encode("utf-8")
-        if len(encoded) > limit:
-            # "ignore": a character split by the cut is dropped, not half-shown.
-            text = encoded[:limit].decode("utf-8", "ignore")
-    suffix = f"… ({len(body)} bytes)" if len(body) > limit else ""
-    return repr(text) + suffix
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

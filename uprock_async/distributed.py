@@ -44,7 +44,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from . import _validate
-from ._errors import UprockAsyncError, _rebuild_plain
+from ._errors import UprockAsyncError
 from .uprock._client import UprockClient
 from .uprock.models import JobDetail
 
@@ -79,9 +79,6 @@ class PartitionError(UprockAsyncError):
     def __init__(self, message: str, *, partition: int) -> None:
         super().__init__(message)
         self.partition = partition
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_plain, (type(self), self.message, self.__dict__))
 
 
 # -- the worker side -------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Protocol, TypeVar
@@ -28,6 +29,7 @@ from yarl import URL
 from .._errors import APIStatusError, UprockAsyncError
 
 __all__ = [
+    "emit",
     "AttemptEvent",
     "AttemptObserver",
     "CallObserver",
@@ -209,3 +211,36 @@ def configure_from_env() -> None:
 
 
 configure_from_env()
+
+
+def emit(
+    observers: list[AttemptObserver],
+    method: str,
+    url: URL,
+    attempt: int,
+    started: float,
+    status: int,
+    headers: Mapping[str, str],
+    error: UprockAsyncError | None,
+    retry_after: float | None = None,
+    nbytes: int = 0,
+) -> None:
+    """Hand one finished attempt (0-based ``attempt``) to every observer, then to
+    the calling task's (:data:`current_observer`)."""
+    event = AttemptEvent(
+        method,
+        url,
+        attempt + 1,
+        status,
+        error,
+        started,
+        time.monotonic() - started,
+        headers,
+        nbytes,
+        retry_after,
+    )
+    for observer in observers:
+        observer.on_attempt(event)
+    caller = current_observer.get()
+    if caller is not None:
+        caller.on_attempt(event)

@@ -10,15 +10,24 @@ resent by aiohttp (a client middleware, on aiohttp >= 3.12).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
 
-from .._config import Limits
+from .._config import Limits, Timeout
 from ._failures import no_resend
 
-__all__ = ["PER_REQUEST_MIDDLEWARES", "check_session", "form", "new_session", "request_options"]
+__all__ = [
+    "PER_REQUEST_MIDDLEWARES",
+    "check_session",
+    "client_timeout",
+    "form",
+    "new_session",
+    "release_pool",
+    "request_options",
+]
 
 # aiohttp >= 3.12 (the first with client middlewares) takes them per request:
 # the only public hook that sits inside its silent one-shot resend of
@@ -53,6 +62,13 @@ def new_session(
     if hasattr(session, "_retry_connection"):
         session._retry_connection = False  # pyright: ignore[reportPrivateUsage]
     return session
+
+
+def client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
+    """aiohttp's form of one attempt's :class:`Timeout`."""
+    return aiohttp.ClientTimeout(
+        total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read
+    )
 
 
 def check_session(session: aiohttp.ClientSession, closed: bool) -> None:
@@ -90,3 +106,24 @@ def form(parts: Sequence[tuple[str, str | bytes, str | None, str | None]]) -> ai
     for name, value, filename, content_type in parts:
         data.add_field(name, value, filename=filename, content_type=content_type)
     return data
+
+
+def release_pool(session: aiohttp.ClientSession | None) -> bool:
+    """Close an open session's sockets synchronously (from a finalizer, which
+    cannot await ``connector.close()``). True if it was open.
+
+    The session is detached (public aiohttp API: it then counts as closed, so its
+    own ``__del__`` stays quiet instead of printing its "Unclosed client session /
+    Unclosed connector" report), then the connector's transports are closed on
+    the spot.
+    """
+    if session is None or session.closed:
+        return False
+    connector = session.connector
+    session.detach()
+    close_now = getattr(connector, "_close", None)  # private but stable; guarded
+    if connector is not None and close_now is not None:
+        # RuntimeError: the event loop is already closed, nothing left to free.
+        with contextlib.suppress(RuntimeError):
+            close_now()  # the SSL-shutdown waiters it returns are not awaited
+    return True

@@ -12,7 +12,6 @@ one). Every error raised names its request, without credentials.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -32,10 +31,9 @@ from .._version import __version__
 from ._breaker import Breaker, BreakerExhausted, wait_turn
 from ._download import check_dest, check_ready, read_body, read_prefix, stream_to
 from ._events import (
-    AttemptEvent,
     AttemptObserver,
     LogObserver,
-    current_observer,
+    emit,
     idle,
     log_retry,
 )
@@ -44,8 +42,10 @@ from ._pause import Pause
 from ._session import (
     PER_REQUEST_MIDDLEWARES,
     check_session,
+    client_timeout,
     form,
     new_session,
+    release_pool,
     request_options,
 )
 from ._urls import UrlPolicy
@@ -120,9 +120,7 @@ class Transport:
         self.timeout = timeout
         self.limits = limits
         self.retry = retry
-        self._client_timeout = aiohttp.ClientTimeout(
-            total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read
-        )
+        self._client_timeout = client_timeout(timeout)
         self._session = session
         self._owns_session = session is None
         self._origin: Transport | None = None  # set on with_options copies: it owns the pool
@@ -179,36 +177,18 @@ class Transport:
         twin._origin = self._origin or self
         if timeout is not None:
             twin.timeout = timeout
-            twin._client_timeout = aiohttp.ClientTimeout(
-                total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read
-            )
+            twin._client_timeout = client_timeout(timeout)
         if retry is not None:
             twin.retry = retry
         return twin
 
     def release(self) -> bool:
-        """Close our own pool's connections now, synchronously, for a client that is
-        being garbage-collected without ``aclose()``. True if there was one.
-
-        The session is detached (public aiohttp API: it then counts as closed, so
-        its own ``__del__`` stays quiet instead of printing its "Unclosed client
-        session / Unclosed connector" report), and the connector's sockets are
-        closed on the spot: a finalizer cannot await ``connector.close()``.
-        """
-        session = self._session
+        """Free our own pool's sockets now, for a client garbage-collected without
+        ``aclose()`` (see :func:`release_pool`). True if there was an open pool."""
         if self._origin is not None or not self._owns_session or self.closed:
             return False
-        if session is None or session.closed:
-            return False
         self.closed = True
-        connector = session.connector
-        session.detach()
-        close_now = getattr(connector, "_close", None)  # private but stable; guarded
-        if connector is not None and close_now is not None:
-            # RuntimeError: the event loop is already closed, nothing left to free.
-            with contextlib.suppress(RuntimeError):
-                close_now()  # the SSL-shutdown waiters it returns are not awaited
-        return True
+        return release_pool(self._session)
 
     # -- URLs and credentials --------------------------------------------------
 
@@ -433,36 +413,9 @@ class Transport:
             self._emit(method, url, attempt, started, status, headers, mapped.error)
             raise mapped from exc
 
-    def _emit(
-        self,
-        method: str,
-        url: URL,
-        attempt: int,
-        started: float,
-        status: int,
-        headers: Mapping[str, str],
-        error: UprockAsyncError | None,
-        retry_after: float | None = None,
-        nbytes: int = 0,
-    ) -> None:
-        """Hand one finished attempt to every observer, then to the calling task's."""
-        event = AttemptEvent(
-            method,
-            url,
-            attempt + 1,
-            status,
-            error,
-            started,
-            time.monotonic() - started,
-            headers,
-            nbytes,
-            retry_after,
-        )
-        for observer in self.observers:
-            observer.on_attempt(event)
-        caller = current_observer.get()
-        if caller is not None:
-            caller.on_attempt(event)
+    def _emit(self, *args: Any) -> None:
+        """One finished attempt to every observer, then to the calling task's."""
+        emit(self.observers, *args)
 
     def _locate(self, error: UprockAsyncError, method: str, url: URL) -> None:
         """Name the request in ``error`` (it was built where the request was unknown)."""

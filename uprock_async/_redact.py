@@ -1,0 +1,66 @@
+"""Keeping the API key out of every message: :func:`redactor` and :func:`excerpt`.
+
+A server may echo the key back in a body, a code, a request id or a header;
+every quote of such a string goes through the client's redactor first, and an
+excerpt is redacted before it is cut, so no part of the key survives a cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import quote
+
+__all__ = ["Redact", "excerpt", "redactor"]
+
+_EXCERPT_BYTES = 200
+# How far past the cut a body is decoded and redacted before being cut: a secret
+# that starts before the cut is replaced whole as long as it is shorter than this
+# (an HTTP header, where the key travels, is never near 64 KiB).
+_REDACT_WINDOW = 64 * 1024
+_REDACTED = "[redacted]"
+
+Redact = Callable[[str], str]
+
+
+def redactor(secret: str) -> Redact:
+    """A function that replaces ``secret`` in a text, in every spelling a server or
+    a message may give it: as is, JSON-escaped (``\\`` and ``\"``), ``repr``-escaped
+    and percent-encoded."""
+    spellings = {secret}
+    if secret:
+        spellings.add(_json_escaped(secret))
+        spellings.add(repr(secret)[1:-1])
+        spellings.add(quote(secret, safe=""))
+    # Longest first: a spelling that contains another must go before it.
+    ordered = sorted((s for s in spellings if s), key=len, reverse=True)
+
+    def redact(text: str) -> str:
+        for spelling in ordered:
+            if spelling in text:
+                text = text.replace(spelling, _REDACTED)
+        return text
+
+    return redact
+
+
+def _json_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def excerpt(body: bytes, limit: int = _EXCERPT_BYTES, *, redact: Redact | None = None) -> str:
+    """A short, printable quote of a body for messages (never the whole payload).
+
+    ``redact`` runs on the decoded text *before* it is cut to ``limit`` bytes and
+    ``repr``-quoted, so a secret echoed across the cut, or one containing ``\\``
+    or quotes, never survives in part.
+    """
+    window = body[: limit + _REDACT_WINDOW] if redact is not None else body[:limit]
+    text = window.decode("utf-8", "replace")
+    if redact is not None:
+        text = redact(text)
+        encoded = text.encode("utf-8")
+        if len(encoded) > limit:
+            # "ignore": a character split by the cut is dropped, not half-shown.
+            text = encoded[:limit].decode("utf-8", "ignore")
+    suffix = f"… ({len(body)} bytes)" if len(body) > limit else ""
+    return repr(text) + suffix
