@@ -277,7 +277,9 @@ class Tracked:
 
 
 # Public client attributes that send no request.
-NO_REQUEST = frozenset({"aclose", "base_url", "closed", "retry", "stats", "timeout"})
+NO_REQUEST = frozenset(
+    {"aclose", "base_url", "closed", "retry", "stats", "timeout", "with_options"}
+)
 
 
 async def drive_uprock(
