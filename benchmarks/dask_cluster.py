@@ -12,7 +12,7 @@ during each timed section is printed too: on a machine with as many cores as
 workers, the server competes with them for the same cores, which caps the
 ratio well under the worker count.
 
-    python -m benchmarks.distributed [--count 10000] [--workers 2] [--rounds 2]
+    python benchmarks/dask_cluster.py [--count 10000] [--workers 2] [--rounds 2]
 
 (``-m``, not a path: run by path, this file would shadow the ``distributed`` package.)
 """
