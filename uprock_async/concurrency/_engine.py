@@ -36,9 +36,10 @@ from typing import Any, Generic, TypeVar
 import anyio
 from anyio.lowlevel import checkpoint
 
+from .. import _validate
 from .._http._events import current_observer
 from ._adaptive import resolve_concurrency
-from ._gates import Progress, Slots, validate_per_second
+from ._gates import Progress, Slots
 from ._meters import Meter, MeterState, meters_for, observer_of
 from ._outcome import Outcome
 
@@ -77,7 +78,7 @@ class Engine(Generic[I, R]):
         self.fn = fn
         self.limit = resolve_concurrency(concurrency)
         #: The limits calls run under; the engine asks them, and knows none by name.
-        self.meters = [*meters_for(self.limit, validate_per_second(per_second)), *meters]
+        self.meters = [*meters_for(self.limit, _validate.per_second(per_second)), *meters]
         self.total = len(items) if isinstance(items, Sized) else None
         self._iter: Iterator[I] | None = None
         self._aiter: AsyncIterator[I] | None = None

@@ -8,7 +8,6 @@ nothing here needs a lock.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -20,7 +19,6 @@ __all__ = [
     "Progress",
     "Queue",
     "Slots",
-    "validate_per_second",
     "wait_in_line",
 ]
 
@@ -186,13 +184,3 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-
-
-def validate_per_second(per_second: float | None) -> float | None:
-    if per_second is None:
-        return None
-    if isinstance(per_second, bool) or not isinstance(per_second, (int, float)):
-        raise TypeError(f"per_second must be a number, got {per_second!r}")
-    if not (per_second > 0 and math.isfinite(per_second)):
-        raise ValueError(f"per_second must be a finite number > 0, got {per_second!r}")
-    return float(per_second)
