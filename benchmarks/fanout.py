@@ -192,8 +192,14 @@ def throughput(server: Served, count: int, rounds: int, c_count: int) -> dict[st
     best = dict.fromkeys(table, Timing(0.0, float("inf")))
     for runner, _n in table.values():  # warm-up: imports, first connections, caches
         asyncio.run(timed(runner, server, ids[:200]))
+    labels = list(table)
     for round_no in range(rounds):
-        for label, (runner, n) in table.items():
+        # Each round in another order, each run from a clean heap: a contender must
+        # not pay for the garbage, or benefit from the warm caches, of the one before.
+        order = labels[round_no % len(labels) :] + labels[: round_no % len(labels)]
+        for label in order:
+            runner, n = table[label]
+            gc.collect()
             rate, cpu_us = asyncio.run(timed(runner, server, ids[:n] if n else ids))
             best[label] = Timing(max(best[label].rate, rate), min(best[label].cpu_us, cpu_us))
             print(
