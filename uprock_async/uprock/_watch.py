@@ -141,18 +141,9 @@ class JobWatch(Generic[R]):
     # -- the watch -------------------------------------------------------------------
 
     async def _read_ids(self) -> None:
-        if isinstance(self._ids, AsyncIterable):
-            position = 0
-            async for raw in self._ids:
-                self._add(raw, position)
-                position += 1
-        else:
-            for position, raw in enumerate(self._ids):
-                self._add(raw, position)
-
-    def _add(self, raw: object, position: int) -> None:
-        job_id = _validate.job_id(raw)
-        self._pending.setdefault(job_id, (position, None))
+        ids = await _validate.collect(self._ids, _validate.job_id, "job_ids")
+        for position, job_id in enumerate(ids):
+            self._pending.setdefault(job_id, (position, None))  # first position wins
 
     async def _run(self, send: MemoryObjectSendStream[Outcome[str, R]]) -> None:
         deadline = anyio.current_time() + self._span
