@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Protocol, TypeVar
 
+import msgspec
 from yarl import URL
 
 from .._errors import APIStatusError, UprockAsyncError
@@ -45,7 +46,7 @@ log = logging.getLogger("uprock_async")
 T = TypeVar("T")
 
 
-class AttemptEvent:
+class AttemptEvent(msgspec.Struct):
     """One finished HTTP attempt.
 
     ``number`` counts from 1 (retries included); ``status`` is 0 when no answer
@@ -56,42 +57,16 @@ class AttemptEvent:
     the answer's headers (empty without an answer).
     """
 
-    __slots__ = (
-        "error",
-        "headers",
-        "latency",
-        "method",
-        "nbytes",
-        "number",
-        "retry_after",
-        "started",
-        "status",
-        "url",
-    )
-
-    def __init__(
-        self,
-        method: str,
-        url: URL,
-        number: int,
-        status: int,
-        error: UprockAsyncError | None,
-        started: float,
-        latency: float,
-        headers: Mapping[str, str],
-        nbytes: int = 0,
-        retry_after: float | None = None,
-    ) -> None:
-        self.method = method
-        self.url = url
-        self.number = number
-        self.status = status
-        self.error = error
-        self.started = started
-        self.latency = latency
-        self.headers = headers
-        self.nbytes = nbytes
-        self.retry_after = retry_after
+    method: str
+    url: URL
+    number: int
+    status: int
+    error: UprockAsyncError | None
+    started: float
+    latency: float
+    headers: Mapping[str, str]
+    nbytes: int = 0
+    retry_after: float | None = None
 
     @property
     def request_id(self) -> str | None:

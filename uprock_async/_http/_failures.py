@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from typing import NamedTuple
 
 import aiohttp
 from yarl import URL
@@ -73,49 +74,46 @@ async def no_resend(
 MAPPED = (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, ConnectionError)
 
 
+class _Rule(NamedTuple):
+    kinds: type[BaseException] | tuple[type[BaseException], ...]
+    error: type[UprockAsyncError]
+    retryable: bool  # the attempt may be tried again
+    sent: bool  # the request may have reached the server
+    message: str  # ``{where}``, ``{detail}`` and ``{timeout}`` filled in
+
+
+#: How each exception reads; the first rule whose ``kinds`` match wins.
+# fmt: off
+_RULES = (
+    _Rule((aiohttp.ClientSSLError, aiohttp.InvalidURL), APIConnectionError, False, False,
+          "cannot connect to {where}: {detail}"),
+    _Rule(aiohttp.ConnectionTimeoutError, APITimeoutError, True, False,
+          "timed out connecting to {where} ({timeout})"),
+    _Rule((asyncio.TimeoutError, TimeoutError), APITimeoutError, True, True,
+          "request to {where} timed out ({timeout})"),
+    _Rule(aiohttp.ClientConnectorError, APIConnectionError, True, False,
+          "cannot connect to {where}: {detail}"),
+    _Rule(aiohttp.ClientPayloadError, APIConnectionError, True, True,
+          "connection to {where} broke mid-body: {detail}"),
+    _Rule(BaseException, APIConnectionError, True, True,
+          "connection to {where} failed: {detail}"),
+)
+# fmt: on
+
+
 def exception_failure(
     exc: BaseException, url: URL, timeout: Timeout, redact: Callable[[str], str]
 ) -> Failure:
     """The :class:`Failure` for an exception raised while talking to ``url``."""
     if isinstance(exc, NotResent):
         exc = exc.cause  # report what happened, not how it was kept from a resend
-    where = f"{url.scheme}://{url.host}"
-    detail = redact(str(exc) or type(exc).__name__)
-    if isinstance(exc, (aiohttp.ClientSSLError, aiohttp.InvalidURL)):
-        return Failure(
-            APIConnectionError(f"cannot connect to {where}: {detail}"),
-            retryable=False,
-            sent=False,
-        )
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return Failure(
-            APITimeoutError(f"timed out connecting to {where} ({timeout})"),
-            retryable=True,
-            sent=False,
-        )
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return Failure(
-            APITimeoutError(f"request to {where} timed out ({timeout})"),
-            retryable=True,
-            sent=True,
-        )
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return Failure(
-            APIConnectionError(f"cannot connect to {where}: {detail}"),
-            retryable=True,
-            sent=False,
-        )
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return Failure(
-            APIConnectionError(f"connection to {where} broke mid-body: {detail}"),
-            retryable=True,
-            sent=True,
-        )
-    return Failure(
-        APIConnectionError(f"connection to {where} failed: {detail}"),
-        retryable=True,
-        sent=True,
+    rule = next(rule for rule in _RULES if isinstance(exc, rule.kinds))
+    text = rule.message.format(
+        where=f"{url.scheme}://{url.host}",
+        detail=redact(str(exc) or type(exc).__name__),
+        timeout=timeout,
     )
+    return Failure(rule.error(text), retryable=rule.retryable, sent=rule.sent)
 
 
 def status_failure(error: APIStatusError, headers: Mapping[str, str], retryable: bool) -> Failure:
