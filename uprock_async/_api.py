@@ -234,7 +234,38 @@ class HasApi(Protocol):
     _api: Api
 
 
-class ClientBase:
+class _HasSettings(Protocol):
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def timeout(self) -> Timeout: ...
+    @property
+    def retry(self) -> RetryPolicy: ...
+
+
+class Settings:
+    """The settings every client shows, async or blocking, read from ``_settings()``."""
+
+    def _settings(self) -> _HasSettings:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        """The API root requests go to."""
+        return self._settings().base_url
+
+    @property
+    def timeout(self) -> Timeout:
+        """Per-attempt time limits."""
+        return self._settings().timeout
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy."""
+        return self._settings().retry
+
+
+class ClientBase(Settings):
     """Configuration, the transport's lifetime, stats, repr; see
     :class:`~uprock_async.UprockClient` for the arguments."""
 
@@ -313,20 +344,8 @@ class ClientBase:
         """True after :meth:`aclose` (or leaving ``async with``)."""
         return self._transport.closed
 
-    @property
-    def base_url(self) -> str:
-        """The API root requests go to."""
-        return self._transport.base_url
-
-    @property
-    def timeout(self) -> Timeout:
-        """Per-attempt time limits."""
-        return self._transport.timeout
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The retry policy."""
-        return self._transport.retry
+    def _settings(self) -> Transport:
+        return self._transport
 
     def stats(self) -> ClientStats:
         """A snapshot of this client's counters and latency percentiles (cheap)."""

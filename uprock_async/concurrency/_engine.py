@@ -20,7 +20,6 @@ suspends cannot starve the loop.
 from __future__ import annotations
 
 import inspect
-import sys
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -43,10 +42,7 @@ from ._gates import Progress, Slots
 from ._meters import Meter, MeterState, meters_for, observer_of
 from ._outcome import Outcome
 
-if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup
-
-__all__ = ["Engine", "single"]
+__all__ = ["Engine"]
 
 I = TypeVar("I")  # noqa: E741 - item
 R = TypeVar("R")  # result
@@ -269,10 +265,3 @@ def _scope_cancelled() -> bool:
     its deadline): a ``CancelledError`` is then a real cancellation of the run,
     not one that ``fn`` raised by itself."""
     return anyio.current_effective_deadline() <= anyio.current_time()
-
-
-def single(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The one real exception inside nested task-group wrappers (else the group)."""
-    while len(group.exceptions) == 1 and isinstance(group.exceptions[0], BaseExceptionGroup):
-        group = group.exceptions[0]
-    return group.exceptions[0] if len(group.exceptions) == 1 else group

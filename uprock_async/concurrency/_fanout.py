@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from types import TracebackType
 from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 import anyio
@@ -28,9 +27,10 @@ import anyio.abc
 from anyio.lowlevel import checkpoint
 
 from ._adaptive import ConcurrencyArg
-from ._engine import Engine, single
+from ._engine import Engine
 from ._gates import Queue, Slots
 from ._outcome import Outcome
+from ._scope import TaskScope, single
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
@@ -47,7 +47,7 @@ ProgressArg: TypeAlias = "bool | Callable[[int, int | None], None] | None"
 # -- streaming: fan_out --------------------------------------------------------
 
 
-class FanOut(Generic[I, R]):
+class FanOut(TaskScope, Generic[I, R]):
     """The async context manager returned by :func:`fan_out`; iterate it for outcomes."""
 
     def __init__(self, engine: Engine[I, R], *, ordered: bool, buffer: int) -> None:
@@ -59,23 +59,19 @@ class FanOut(Generic[I, R]):
             engine.window = Slots(buffer)
         self._pending: dict[int, Outcome[I, R]] = {}
         self._next_index = 0
-        self._tg: anyio.abc.TaskGroup | None = None
         self._live = 0
 
     async def __aenter__(self) -> FanOut[I, R]:
-        if self._tg is not None:
-            raise RuntimeError("a fan_out can be entered only once")
-        tg = anyio.create_task_group()
-        await tg.__aenter__()
-        self._tg = tg
-        self._engine.cancel = tg.cancel_scope.cancel
+        self._enter_once("fan_out")
+        group = await self._open()
+        self._engine.cancel = group.cancel_scope.cancel
         self._engine.start(self._spawn)
         return self
 
     def _spawn(self) -> None:
-        assert self._tg is not None
+        assert self._group is not None
         self._live += 1  # counted now: the queue closes when the last worker ends
-        self._tg.start_soon(self._work)
+        self._group.start_soon(self._work)
 
     async def _work(self) -> None:
         try:
@@ -85,39 +81,24 @@ class FanOut(Generic[I, R]):
             if not self._live:
                 self._queue.close()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        assert self._tg is not None
-        self._tg.cancel_scope.cancel()  # finished or left early: nothing may outlive the block
+    def _stopping(self) -> None:
         # A worker spawned just now runs its first step before the cancellation
         # reaches it: it must not pull another item from the caller's input.
         self._engine.stopped = True
-        error: BaseException | None = None
-        try:
-            suppress = await self._tg.__aexit__(exc_type, exc, tb)
-        except BaseExceptionGroup as group:
-            error = single(group)
-            if error is group:
-                raise
-        finally:
-            self._queue.close()
-            self._engine.progress.close()
-            await self._engine.close_input()  # every worker has ended: no one is inside it
-        if self._engine.failure is not None:
-            raise self._engine.failure
-        if error is not None:
-            raise error  # outside the except block, so its own cause/context survive
-        return suppress
+
+    async def _closed(self) -> None:
+        self._queue.close()
+        self._engine.progress.close()
+        await self._engine.close_input()  # every worker has ended: no one is inside it
+
+    def _failure(self) -> BaseException | None:
+        return self._engine.failure
 
     def __aiter__(self) -> FanOut[I, R]:
         return self
 
     async def __anext__(self) -> Outcome[I, R]:
-        if self._tg is None:
+        if self._group is None:
             raise RuntimeError("use fan_out inside `async with`: async with fan_out(...) as o:")
         if self._engine.failure is not None:
             await checkpoint()  # deliver the cancellation that failure caused

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Concatenate, Generic, Literal, ParamSpec, Prot
 
 import aiohttp
 
-from .._api import ClientBase
+from .._api import ClientBase, Settings
 from .._config import DEFAULT_BREAKER, CircuitBreaker, Limits, RetryPolicy, Timeout
 from .._http._transport import DEFAULT_MAX_BODY_SIZE
 from .._stats import ClientStats
@@ -33,7 +33,7 @@ T = TypeVar("T")
 Self = TypeVar("Self", bound="BlockingClient[Any]")
 
 
-class BlockingClient(Generic[C]):
+class BlockingClient(Settings, Generic[C]):
     """A blocking twin of an async client: the async client runs on its own loop thread.
 
     Arguments are the async client's. ``session=`` is refused: an
@@ -106,20 +106,8 @@ class BlockingClient(Generic[C]):
         """True after :meth:`close` (or leaving ``with``)."""
         return self._loop.stopping
 
-    @property
-    def base_url(self) -> str:
-        """The API root requests go to."""
-        return self._client.base_url
-
-    @property
-    def timeout(self) -> Timeout:
-        """Per-attempt time limits."""
-        return self._client.timeout
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The retry policy."""
-        return self._client.retry
+    def _settings(self) -> ClientBase:
+        return self._client
 
     def stats(self) -> ClientStats:
         """A snapshot of this client's counters and latency percentiles.

@@ -1,27 +1,9 @@
 """The Uprock Crawl API: :class:`UprockClient` and its models."""
 
+from . import models
 from ._client import UprockClient
 from ._watch import JobWatch
-from .models import (
-    BatchJobStatus,
-    BatchStatusResponse,
-    Cookie,
-    CrawlSession,
-    Header,
-    Job,
-    JobDetail,
-    JobResult,
-)
+from .models import *  # noqa: F403  # every model, as listed in models.__all__
 
-__all__ = [
-    "BatchJobStatus",
-    "BatchStatusResponse",
-    "Cookie",
-    "CrawlSession",
-    "Header",
-    "Job",
-    "JobDetail",
-    "JobResult",
-    "JobWatch",
-    "UprockClient",
-]
+__all__ = ["JobWatch", "UprockClient"]
+__all__ += models.__all__

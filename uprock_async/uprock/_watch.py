@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from functools import partial
-from types import TracebackType
 from typing import Generic, Literal, TypeVar, overload
 
 import anyio
@@ -43,13 +41,11 @@ from .._errors import (
 from ..concurrency import AdaptiveConcurrency, ConcurrencyArg, Outcome, ProgressArg, fan_out
 from ..concurrency._adaptive import resolve_concurrency
 from ..concurrency._gates import Progress
+from ..concurrency._scope import TaskScope
 from ._build import BATCH_LIMIT
 from ._details import JobIds, detail_fetcher
 from ._jobs import batch_status
 from .models import Job, JobDetail
-
-if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup
 
 __all__ = ["JobWatch"]
 
@@ -61,7 +57,7 @@ _BATCH_CONCURRENCY = 4  # batch requests of one round in flight at once
 _BUFFER = 256  # finished outcomes waiting for the consumer
 
 
-class JobWatch(Generic[R]):
+class JobWatch(TaskScope, Generic[R]):
     """The async context manager returned by :meth:`UprockClient.watch_jobs`.
 
     ``async with`` it, then ``async for`` its :class:`~uprock_async.Outcome` s:
@@ -91,39 +87,22 @@ class JobWatch(Generic[R]):
         self._concurrency = concurrency
         self._progress_arg = progress
         self._pending: dict[str, tuple[int, str | None]] = {}
-        self._group: anyio.abc.TaskGroup | None = None
         self._receive: MemoryObjectReceiveStream[Outcome[str, R]] | None = None
         self._error: BaseException | None = None
 
     async def __aenter__(self) -> JobWatch[R]:
-        if self._group is not None:
-            raise RuntimeError("a JobWatch can be entered only once")
+        self._enter_once("JobWatch")
         await self._read_ids()  # a bad id raises here, before any request
         send, self._receive = anyio.create_memory_object_stream[Outcome[str, R]](_BUFFER)
         self._progress = Progress(self._progress_arg, len(self._pending))
-        self._group = anyio.create_task_group()
-        await self._group.__aenter__()
-        self._group.start_soon(self._run, send)
+        group = await self._open()
+        group.start_soon(self._run, send)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        assert self._group is not None
+    async def _closed(self) -> None:
         assert self._receive is not None
-        self._group.cancel_scope.cancel()  # early exit or not: nothing outlives the block
-        try:
-            return await self._group.__aexit__(exc_type, exc, tb)
-        except BaseExceptionGroup as group:
-            if len(group.exceptions) == 1:
-                raise group.exceptions[0] from None
-            raise
-        finally:
-            self._receive.close()
-            self._progress.close()
+        self._receive.close()
+        self._progress.close()
 
     def __aiter__(self) -> JobWatch[R]:
         return self
