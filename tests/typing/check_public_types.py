@@ -10,7 +10,7 @@ from typing_extensions import assert_type
 
 from uprock_async import Outcome, ScreenshotCenterClient, UprockAsyncError, UprockClient
 from uprock_async.screenshotcenter import Crawl
-from uprock_async.uprock import Job, JobDetail
+from uprock_async.uprock import Job, JobDetail, JobWatch
 
 
 async def job_details_are_typed_by_return_exceptions(client: UprockClient, ids: list[str]) -> None:
@@ -52,3 +52,17 @@ async def watched_jobs_are_typed_by_details(client: UprockClient, ids: list[str]
     async with client.watch_jobs(ids, details=False) as jobs:
         async for job_outcome in jobs:
             assert_type(job_outcome.unwrap(), Job)
+
+
+async def options_behind_overloads_are_still_checked(
+    client: UprockClient, sc: ScreenshotCenterClient, ids: list[str]
+) -> None:
+    # The overloads declare their options once (``**options: Unpack[...]``): a typed
+    # option still takes its type, and a wrong one is still an error.
+    assert_type(await client.job_details(ids, parse_cookies=True, per_second=5.0), list[JobDetail])
+    assert_type(await sc.crawl_infos([1], concurrency="auto", progress=True), list[Crawl])
+    async with client.watch_jobs(ids, poll_interval=0.5, timeout=None, details=False) as jobs:
+        assert_type(jobs, JobWatch[Job])
+    await client.job_details(ids, concurrency="many")  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]
+    await client.job_details(ids, parse_cookie=True)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue]
+    client.watch_jobs(ids, poll_interval="2")  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]

@@ -29,6 +29,8 @@ def overloads_come_through(client: UprockClient, ids: list[str], flag: bool) -> 
     assert_type(client.job_details(ids), list[JobDetail])
     assert_type(client.job_details(ids, return_exceptions=True), list[JobDetail | UprockAsyncError])
     assert_type(client.job_details(ids, return_exceptions=flag), list[JobDetail | UprockAsyncError])
+    assert_type(client.job_details(ids, parse_cookies=True, per_second=2.0), list[JobDetail])
+    client.job_details(ids, concurrency="many")  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]
 
 
 def streams_are_plain_iterators(client: UprockClient, ids: list[str], flag: bool) -> None:
@@ -37,6 +39,8 @@ def streams_are_plain_iterators(client: UprockClient, ids: list[str], flag: bool
         assert_type(outcome.unwrap(), JobDetail)
     assert_type(client.watch_jobs(ids), BlockingIterator[Outcome[str, JobDetail]])
     assert_type(client.watch_jobs(ids, details=False), BlockingIterator[Outcome[str, Job]])
+    assert_type(client.watch_jobs(ids, timeout=60.0), BlockingIterator[Outcome[str, JobDetail]])
+    client.watch_jobs(ids, poll_interval="2")  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]
     assert_type(
         client.watch_jobs(ids, details=flag),
         BlockingIterator[Outcome[str, JobDetail]] | BlockingIterator[Outcome[str, Job]],

@@ -2,7 +2,7 @@
 ``fan_out`` and ``gather`` on top, and polling beside them."""
 
 from ._adaptive import AdaptiveConcurrency, ConcurrencyArg
-from ._fanout import FanOut, Outcome, ProgressArg, fan_out, gather
+from ._fanout import FanOut, FanOutOptions, Outcome, ProgressArg, fan_out, gather
 from ._meters import Meter, MeterState
 from ._poll import poll_until_terminal
 
@@ -10,6 +10,7 @@ __all__ = [
     "AdaptiveConcurrency",
     "ConcurrencyArg",
     "FanOut",
+    "FanOutOptions",
     "Meter",
     "MeterState",
     "Outcome",

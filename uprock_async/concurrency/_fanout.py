@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from typing import Any, Generic, TypeAlias, TypeVar, cast
+from typing import Any, Generic, TypeAlias, TypedDict, TypeVar, cast
 
 import anyio
 import anyio.abc
@@ -35,13 +35,22 @@ from ._scope import TaskScope, single
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
-__all__ = ["FanOut", "Outcome", "ProgressArg", "fan_out", "gather"]
+__all__ = ["FanOut", "FanOutOptions", "Outcome", "ProgressArg", "fan_out", "gather"]
 
 I = TypeVar("I")  # noqa: E741 - item
 R = TypeVar("R")  # result
 
 #: ``progress=``: ``True`` for a tqdm bar, or a callable ``(done, total)``.
 ProgressArg: TypeAlias = "bool | Callable[[int, int | None], None] | None"
+
+
+class FanOutOptions(TypedDict, total=False):
+    """The keyword options every fan-out method takes; typed overloads unpack them
+    (``**options: Unpack[FanOutOptions]``) so each option is declared once."""
+
+    concurrency: ConcurrencyArg
+    per_second: float | None
+    progress: ProgressArg
 
 
 # -- streaming: fan_out --------------------------------------------------------

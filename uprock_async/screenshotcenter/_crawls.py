@@ -13,8 +13,9 @@ from .. import _validate
 from .._api import SMALL_FAN_OUT, HasApi, query
 from .._codec import Envelope as EnvelopeShape
 from .._codec import encode
+from .._compat import Unpack
 from .._errors import UprockAsyncError
-from ..concurrency import ConcurrencyArg, ProgressArg
+from ..concurrency import ConcurrencyArg, FanOutOptions, ProgressArg
 from ._core import CRAWL, Pages, check_options, crawl_info, envelope, wait_for
 from .models import Crawl, Envelope
 
@@ -38,10 +39,8 @@ class _Crawls(HasApi):
         self,
         crawl_ids: Iterable[int] | AsyncIterable[int],
         *,
-        concurrency: ConcurrencyArg = ...,
-        per_second: float | None = ...,
         return_exceptions: Literal[False] = ...,
-        progress: ProgressArg = ...,
+        **options: Unpack[FanOutOptions],
     ) -> list[Crawl]: ...
 
     @overload
@@ -49,10 +48,8 @@ class _Crawls(HasApi):
         self,
         crawl_ids: Iterable[int] | AsyncIterable[int],
         *,
-        concurrency: ConcurrencyArg = ...,
-        per_second: float | None = ...,
         return_exceptions: bool,
-        progress: ProgressArg = ...,
+        **options: Unpack[FanOutOptions],
     ) -> list[Crawl | UprockAsyncError]: ...
 
     async def crawl_infos(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal, overload
 
-from ..concurrency import ConcurrencyArg, Outcome, ProgressArg
+from .._compat import Unpack
+from ..concurrency import Outcome
 from ..uprock import UprockClient as _Async
 from ..uprock._client import JobIds
+from ..uprock._watch import WatchOptions
 from ..uprock.models import Job, JobDetail
 from ._base import BlockingClient, blocking, overloaded, streaming
 from ._runner import BlockingIterator
@@ -43,36 +45,15 @@ class UprockClient(BlockingClient[_Async]):
     # items to ``object``, and pyright refuses that overload.
     @overload
     def watch_jobs(
-        self,
-        job_ids: JobIds,
-        *,
-        poll_interval: float = ...,
-        timeout: float | None = ...,
-        details: Literal[True] = ...,
-        concurrency: ConcurrencyArg = ...,
-        progress: ProgressArg = ...,
+        self, job_ids: JobIds, *, details: Literal[True] = ..., **options: Unpack[WatchOptions]
     ) -> BlockingIterator[Outcome[str, JobDetail]]: ...
     @overload
     def watch_jobs(
-        self,
-        job_ids: JobIds,
-        *,
-        poll_interval: float = ...,
-        timeout: float | None = ...,
-        details: Literal[False],
-        concurrency: ConcurrencyArg = ...,
-        progress: ProgressArg = ...,
+        self, job_ids: JobIds, *, details: Literal[False], **options: Unpack[WatchOptions]
     ) -> BlockingIterator[Outcome[str, Job]]: ...
     @overload
     def watch_jobs(
-        self,
-        job_ids: JobIds,
-        *,
-        poll_interval: float = ...,
-        timeout: float | None = ...,
-        details: bool,
-        concurrency: ConcurrencyArg = ...,
-        progress: ProgressArg = ...,
+        self, job_ids: JobIds, *, details: bool, **options: Unpack[WatchOptions]
     ) -> BlockingIterator[Outcome[str, JobDetail]] | BlockingIterator[Outcome[str, Job]]: ...
     @overloaded(streaming(_Async.watch_jobs))
     def watch_jobs(self, job_ids: JobIds, **options: Any) -> BlockingIterator[Any]:

@@ -13,14 +13,22 @@ from typing import Literal, overload
 
 from .. import _validate
 from .._api import FAN_OUT, Api, HasApi
+from .._compat import Unpack
 from .._errors import UprockAsyncError
-from ..concurrency import ConcurrencyArg, FanOut, ProgressArg
+from ..concurrency import ConcurrencyArg, FanOut, FanOutOptions, ProgressArg
 from ._build import DETAIL
 from .models import JobDetail
 
-__all__ = ["JobIds", "detail_fetcher"]
+__all__ = ["DetailsOptions", "JobIds", "detail_fetcher"]
 
 JobIds = Iterable["str | uuid.UUID"] | AsyncIterable["str | uuid.UUID"]
+
+
+class DetailsOptions(FanOutOptions, total=False):
+    """``job_details``' keyword options besides ``return_exceptions``."""
+
+    parse_cookies: bool
+
 
 _PATH = "/crawl/v1/jobs/{}/detail"
 _PATH_COOKIES = _PATH + "?parse_cookies=true"
@@ -48,23 +56,13 @@ class _Details(HasApi):
         self,
         job_ids: JobIds,
         *,
-        parse_cookies: bool = ...,
-        concurrency: ConcurrencyArg = ...,
-        per_second: float | None = ...,
         return_exceptions: Literal[False] = ...,
-        progress: ProgressArg = ...,
+        **options: Unpack[DetailsOptions],
     ) -> list[JobDetail]: ...
 
     @overload
     async def job_details(
-        self,
-        job_ids: JobIds,
-        *,
-        parse_cookies: bool = ...,
-        concurrency: ConcurrencyArg = ...,
-        per_second: float | None = ...,
-        return_exceptions: bool,
-        progress: ProgressArg = ...,
+        self, job_ids: JobIds, *, return_exceptions: bool, **options: Unpack[DetailsOptions]
     ) -> list[JobDetail | UprockAsyncError]: ...
 
     async def job_details(

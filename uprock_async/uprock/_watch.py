@@ -23,7 +23,7 @@ import logging
 import math
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from functools import partial
-from typing import Generic, Literal, TypeVar, overload
+from typing import Generic, Literal, TypedDict, TypeVar, overload
 
 import anyio
 import anyio.abc
@@ -31,6 +31,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from .. import _validate
 from .._api import HasApi
+from .._compat import Unpack
 from .._errors import (
     APIStatusError,
     NotFoundError,
@@ -47,7 +48,7 @@ from ._details import JobIds, detail_fetcher
 from ._jobs import batch_status
 from .models import Job, JobDetail
 
-__all__ = ["JobWatch"]
+__all__ = ["JobWatch", "WatchOptions"]
 
 R = TypeVar("R")
 
@@ -242,41 +243,29 @@ class JobWatch(TaskScope, Generic[R]):
         self._progress.advance()
 
 
+class WatchOptions(TypedDict, total=False):
+    """``watch_jobs``' keyword options besides ``details`` (for its typed overloads)."""
+
+    poll_interval: float
+    timeout: float | None
+    concurrency: ConcurrencyArg
+    progress: ProgressArg
+
+
 class _Watch(HasApi):
     @overload
     def watch_jobs(
-        self,
-        job_ids: JobIds,
-        *,
-        poll_interval: float = ...,
-        timeout: float | None = ...,
-        details: Literal[True] = ...,
-        concurrency: ConcurrencyArg = ...,
-        progress: ProgressArg = ...,
+        self, job_ids: JobIds, *, details: Literal[True] = ..., **options: Unpack[WatchOptions]
     ) -> JobWatch[JobDetail]: ...
 
     @overload
     def watch_jobs(
-        self,
-        job_ids: JobIds,
-        *,
-        poll_interval: float = ...,
-        timeout: float | None = ...,
-        details: Literal[False],
-        concurrency: ConcurrencyArg = ...,
-        progress: ProgressArg = ...,
+        self, job_ids: JobIds, *, details: Literal[False], **options: Unpack[WatchOptions]
     ) -> JobWatch[Job]: ...
 
     @overload
     def watch_jobs(
-        self,
-        job_ids: JobIds,
-        *,
-        poll_interval: float = ...,
-        timeout: float | None = ...,
-        details: bool,
-        concurrency: ConcurrencyArg = ...,
-        progress: ProgressArg = ...,
+        self, job_ids: JobIds, *, details: bool, **options: Unpack[WatchOptions]
     ) -> JobWatch[JobDetail] | JobWatch[Job]: ...
 
     def watch_jobs(
