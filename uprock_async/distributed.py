@@ -46,6 +46,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from . import _validate
 from ._errors import UprockAsyncError
 from .uprock._client import UprockClient
+from .uprock._details import DetailsOptions
 from .uprock.models import JobDetail
 
 __all__ = ["PartitionError", "job_details_on_cluster"]
@@ -146,24 +147,12 @@ class _ClientPlugin(WorkerPlugin):
         await asyncio.to_thread(thread.join)
         loop.close()
 
-    def fetch(
-        self,
-        ids: list[str],
-        concurrency: WorkerConcurrency,
-        per_second: float | None,
-        parse_cookies: bool,
-    ) -> Packed:
+    def fetch(self, ids: list[str], options: DetailsOptions) -> Packed:
         """Run one partition on this worker's client; blocks the calling task thread."""
         client, loop = self._client, self._loop
         if client is None or loop is None:
             raise RuntimeError(f"the uprock_async client of plugin {self.name} is not running")
-        coroutine = client.job_details(
-            ids,
-            parse_cookies=parse_cookies,
-            concurrency=concurrency,
-            per_second=per_second,
-            return_exceptions=True,
-        )
+        coroutine = client.job_details(ids, return_exceptions=True, **options)
         results = asyncio.run_coroutine_threadsafe(coroutine, loop).result()
         details = [r if isinstance(r, JobDetail) else None for r in results]
         errors: dict[int, Exception] = {
@@ -172,18 +161,12 @@ class _ClientPlugin(WorkerPlugin):
         return msgspec.msgpack.encode(details), errors
 
 
-def _run_partition(
-    plugin_name: str,
-    ids: list[str],
-    concurrency: WorkerConcurrency,
-    per_second: float | None,
-    parse_cookies: bool,
-) -> Packed:
+def _run_partition(plugin_name: str, ids: list[str], options: DetailsOptions) -> Packed:
     """The Dask task: one partition on the current worker's client."""
     plugin = distributed.get_worker().plugins.get(plugin_name)
     if not isinstance(plugin, _ClientPlugin):
         raise RuntimeError(f"worker has no uprock_async plugin {plugin_name!r}")
-    return plugin.fetch(ids, concurrency, per_second, parse_cookies)
+    return plugin.fetch(ids, options)
 
 
 def _worker_client_info(plugin_name: str, dask_worker: distributed.Worker) -> tuple[int, int]:
@@ -262,9 +245,7 @@ def _completed(
     partition_size: int,
     client: distributed.Client | None,
     n_workers: int | None,
-    concurrency: WorkerConcurrency,
-    per_second: float | None,
-    parse_cookies: bool,
+    details: DetailsOptions,
     options: dict[str, Any],
 ) -> Iterator[Completed]:
     with _dask_client(client, n_workers) as dask:
@@ -280,11 +261,11 @@ def _completed(
         # At most one partition runs per worker thread, so dividing the global
         # rate by the thread count keeps the sum of all partitions under it.
         threads = max(1, sum(dask.nthreads().values()))  # type: ignore[no-untyped-call]
-        rate = per_second / threads if per_second is not None else None
+        per_second = details.get("per_second")
+        if per_second is not None:
+            details = {**details, "per_second": per_second / threads}
         futures = {
-            dask.submit(
-                _run_partition, name, part, concurrency, rate, parse_cookies, pure=False
-            ): index
+            dask.submit(_run_partition, name, part, details, pure=False): index
             for index, part in enumerate(parts)
         }
         for future in distributed.as_completed(futures):  # type: ignore[no-untyped-call]
@@ -388,9 +369,11 @@ def job_details_on_cluster(
         partition_size,
         client,
         n_workers,
-        concurrency_per_worker,
-        per_second,
-        parse_cookies,
+        {
+            "concurrency": concurrency_per_worker,
+            "per_second": per_second,
+            "parse_cookies": parse_cookies,
+        },
         client_options,
     )
     if as_completed:
