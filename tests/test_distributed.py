@@ -46,6 +46,7 @@ distributed = pytest.importorskip("distributed")
 
 from uprock_async.distributed import (  # noqa: E402  (after the importorskip)
     PartitionError,
+    WorkerClientOptions,
     _plugin_name,
     _worker_client_info,
     job_details_on_cluster,
@@ -77,7 +78,7 @@ def dask_client() -> Iterator[Any]:
         yield client
 
 
-def _options(server: FakeServer) -> dict[str, Any]:
+def _options(server: FakeServer) -> WorkerClientOptions:
     return {
         "api_key": server.api_key,
         "base_url": server.uprock_url,

@@ -538,3 +538,16 @@ def test_screenshotcenter_blocking_client(live: Live, tmp_path: Path) -> None:
         assert batch.id in {b.id for b in sc.list_batches()}
         sc.delete_screenshot(shot.id)
         assert sc.account_info() is not None
+
+
+def test_client_options_name_every_keyword_of_the_async_constructor() -> None:
+    # The blocking constructors and distributed's workers take ``**ClientOptions``:
+    # an option added to the async constructor must be added there too.
+    from uprock_async._api import ClientBase, ClientOptions
+
+    params = inspect.signature(ClientBase.__init__).parameters.values()
+    keywords = {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert set(ClientOptions.__annotations__) == keywords - {"session"}
+    hints = typing.get_type_hints(ClientBase.__init__)
+    option_hints = typing.get_type_hints(ClientOptions)
+    assert all(option_hints[name] == hints[name] for name in option_hints)

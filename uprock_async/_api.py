@@ -16,7 +16,7 @@ import re
 import warnings
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypedDict, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -44,6 +44,7 @@ __all__ = [
     "SMALL_FAN_OUT",
     "Api",
     "ClientBase",
+    "ClientOptions",
     "DefaultConcurrency",
     "HasApi",
     "Polled",
@@ -232,6 +233,20 @@ class HasApi(Protocol):
     """What an area mixin may use of its client: the core, nothing else."""
 
     _api: Api
+
+
+class ClientOptions(TypedDict, total=False):
+    """A client constructor's keyword options besides ``session`` (see
+    :class:`~uprock_async.UprockClient`): what a blocking client and each
+    ``distributed`` worker pass on as ``**options``."""
+
+    base_url: str | None
+    timeout: float | Timeout
+    limits: Limits | None
+    retry: RetryPolicy | int | None
+    trace_configs: Sequence[aiohttp.TraceConfig]
+    max_body_size: int
+    circuit_breaker: CircuitBreaker | None
 
 
 class _HasSettings(Protocol):

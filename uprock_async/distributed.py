@@ -44,12 +44,19 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from . import _validate
+from ._api import ClientOptions
+from ._compat import Unpack
 from ._errors import UprockAsyncError
 from .uprock._client import UprockClient
 from .uprock._details import DetailsOptions
 from .uprock.models import JobDetail
 
-__all__ = ["PartitionError", "job_details_on_cluster"]
+__all__ = [
+    "ClusterOptions",
+    "PartitionError",
+    "WorkerClientOptions",
+    "job_details_on_cluster",
+]
 
 Result = JobDetail | UprockAsyncError
 #: ``concurrency_per_worker``: an int or ``"auto"`` (each worker then adapts on its
@@ -65,6 +72,23 @@ Completed = tuple[int, int, list[Result]]
 Packed = tuple[bytes, dict[int, Exception]]
 
 _unpack = msgspec.msgpack.Decoder(list[JobDetail | None]).decode
+
+
+class WorkerClientOptions(ClientOptions, total=False):
+    """The options for each worker's ``UprockClient`` (its constructor's, but ``session``)."""
+
+    api_key: str | None
+
+
+class ClusterOptions(WorkerClientOptions, total=False):
+    """Every keyword option of :func:`job_details_on_cluster` besides ``as_completed``."""
+
+    client: distributed.Client | None
+    n_workers: int | None
+    partition_size: int
+    concurrency_per_worker: WorkerConcurrency
+    per_second: float | None
+    parse_cookies: bool
 
 
 class PartitionError(UprockAsyncError):
@@ -95,7 +119,7 @@ class _ClientPlugin(WorkerPlugin):
 
     idempotent = True
 
-    def __init__(self, name: str, options: dict[str, Any]) -> None:
+    def __init__(self, name: str, options: WorkerClientOptions) -> None:
         self.name = name
         self._options = options
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -182,7 +206,7 @@ def _worker_client_info(plugin_name: str, dask_worker: distributed.Worker) -> tu
 # -- the coordinating side -------------------------------------------------------
 
 
-def _plugin_name(options: dict[str, Any]) -> str:
+def _plugin_name(options: WorkerClientOptions) -> str:
     # A digest, never the options themselves: they may hold the API key.
     digest = hashlib.sha256(pickle.dumps(sorted(options.items()))).hexdigest()[:16]
     return f"uprock-async-{digest}"
@@ -246,7 +270,7 @@ def _completed(
     client: distributed.Client | None,
     n_workers: int | None,
     details: DetailsOptions,
-    options: dict[str, Any],
+    options: WorkerClientOptions,
 ) -> Iterator[Completed]:
     with _dask_client(client, n_workers) as dask:
         name = _plugin_name(options)
@@ -283,14 +307,8 @@ def _completed(
 def job_details_on_cluster(
     ids: Iterable[str | uuid.UUID],
     *,
-    client: distributed.Client | None = ...,
-    n_workers: int | None = ...,
-    partition_size: int = ...,
-    concurrency_per_worker: WorkerConcurrency = ...,
-    per_second: float | None = ...,
-    parse_cookies: bool = ...,
     as_completed: Literal[False] = ...,
-    **client_options: Any,
+    **options: Unpack[ClusterOptions],
 ) -> list[Result]: ...
 
 
@@ -298,14 +316,8 @@ def job_details_on_cluster(
 def job_details_on_cluster(
     ids: Iterable[str | uuid.UUID],
     *,
-    client: distributed.Client | None = ...,
-    n_workers: int | None = ...,
-    partition_size: int = ...,
-    concurrency_per_worker: WorkerConcurrency = ...,
-    per_second: float | None = ...,
-    parse_cookies: bool = ...,
     as_completed: Literal[True],
-    **client_options: Any,
+    **options: Unpack[ClusterOptions],
 ) -> Iterator[Completed]: ...
 
 
@@ -319,7 +331,7 @@ def job_details_on_cluster(
     per_second: float | None = None,
     parse_cookies: bool = False,
     as_completed: bool = False,
-    **client_options: Any,
+    **client_options: Unpack[WorkerClientOptions],
 ) -> list[Result] | Iterator[Completed]:
     """Fetch many job details on a Dask cluster.
 

@@ -57,3 +57,13 @@ def screenshotcenter(sc: ScreenshotCenterClient, ids: list[int], dest: Path) -> 
     assert_type(sc.download_batch(1), bytes)
     assert_type(sc.download_batch(1, dest=dest), Path)
     assert_type(sc.delete_screenshot(1), None)
+
+
+def constructors_take_the_async_options() -> None:
+    with UprockClient("key", timeout=5.0, retry=2, max_body_size=1 << 20) as client:
+        assert_type(client, UprockClient)
+    assert_type(
+        ScreenshotCenterClient(base_url="http://127.0.0.1:1", limits=None), ScreenshotCenterClient
+    )
+    UprockClient(timeout="5")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    UprockClient(retries=2)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]

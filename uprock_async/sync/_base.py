@@ -9,16 +9,14 @@ import inspect
 import types
 import typing
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from types import SimpleNamespace
 from typing import Any, ClassVar, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar, cast
 
-import aiohttp
-
-from .._api import ClientBase, Settings
-from .._config import DEFAULT_BREAKER, CircuitBreaker, Limits, RetryPolicy, Timeout
-from .._http._transport import DEFAULT_MAX_BODY_SIZE
+from .._api import ClientBase, ClientOptions, Settings
+from .._compat import Unpack
+from .._config import RetryPolicy, Timeout
 from .._stats import ClientStats
 from ..concurrency import AdaptiveConcurrency
 from ._runner import BlockingIterator, LoopThread, Source
@@ -48,14 +46,8 @@ class BlockingClient(Settings, Generic[C]):
         self,
         api_key: str | None = None,
         *,
-        base_url: str | None = None,
-        timeout: float | Timeout = 30.0,
-        limits: Limits | None = None,
-        retry: RetryPolicy | int | None = None,
-        session: aiohttp.ClientSession | None = None,
-        trace_configs: Sequence[aiohttp.TraceConfig] = (),
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        circuit_breaker: CircuitBreaker | None = DEFAULT_BREAKER,
+        session: None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
         if session is not None:
             raise ValueError(
@@ -64,16 +56,7 @@ class BlockingClient(Settings, Generic[C]):
                 "pass limits= and trace_configs= instead"
             )
         # Built here, before any thread starts, so bad arguments fail plainly.
-        client = self._async_class(
-            api_key,
-            base_url=base_url,
-            timeout=timeout,
-            limits=limits,
-            retry=retry,
-            trace_configs=trace_configs,
-            max_body_size=max_body_size,
-            circuit_breaker=circuit_breaker,
-        )
+        client = self._async_class(api_key, **options)
         self._client = cast(C, client)
         self._loop = LoopThread(f"uprock-async-{type(self).__name__}", client.aclose)
         # A client dropped without close() still ends its loop (and closes its
@@ -155,6 +138,12 @@ class BlockingClient(Settings, Generic[C]):
                 # A twin is named as the blocking method it is, not as the async one.
                 member.__module__ = cls.__module__
                 member.__qualname__ = f"{cls.__qualname__}.{name}"
+
+
+# help() and inspect.signature() show the async constructor's parameters, as they
+# do for every blocking method (type checkers read ``**options: Unpack[...]``).
+BlockingClient.__init__.__wrapped__ = ClientBase.__init__  # type: ignore[attr-defined]
+BlockingClient.__init__.__annotations__ = dict(ClientBase.__init__.__annotations__)
 
 
 def blocking(
