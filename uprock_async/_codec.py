@@ -308,6 +308,10 @@ class Plain(Generic[T]):
 
     def __call__(self, body: bytes, status: int, headers: Mapping[str, str], hooks: Hooks) -> T:
         try:
+            return self.decoder.decode(body)  # the common case, with no call in between
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+            pass  # decode() below tries leniency, or raises our error (outside this handler)
+        try:
             return decode(self.decoder, body, status=status, what=self.what, redact=hooks.redact)
         except UprockAsyncError as exc:
             hooks.failed(exc)

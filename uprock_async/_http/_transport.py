@@ -18,10 +18,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import aiohttp
 import anyio
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from .._config import CircuitBreaker, Limits, RetryPolicy, Timeout
@@ -114,6 +115,7 @@ class Transport:
             raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
         self._base = base
         self._auth = dict(auth_headers)
+        self._auth_headers = CIMultiDictProxy(CIMultiDict(self._auth))
         self._secret = secret
         self._redact = redactor(secret)
         self._urls = UrlPolicy(base, trusted_host_suffixes, self._redact)
@@ -136,6 +138,7 @@ class Transport:
         if self.breaker is not None:
             self.observers.append(self.breaker)
         self.observers.append(LogObserver(self._urls.describe, self._redact))
+        self._emit = partial(emit, self.observers)  # one finished attempt to each, then the task's
 
     # -- lifetime ------------------------------------------------------------
 
@@ -200,11 +203,10 @@ class Transport:
         """May the API key be sent to ``url``? Never with ``user:password@`` in it."""
         return self._urls.is_trusted(url)
 
-    def _headers(self, trusted: bool, extra: Mapping[str, str] | None) -> dict[str, str]:
-        headers = dict(self._auth) if trusted else {}
-        if extra:
-            headers.update(extra)
-        return headers
+    def _headers(self, trusted: bool, extra: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        if extra is None:  # aiohttp copies what it is given: one prebuilt mapping serves all
+            return self._auth_headers if trusted else None
+        return {**self._auth, **extra} if trusted else dict(extra)
 
     def redact(self, text: str) -> str:
         """``text`` with the API key replaced (as is, JSON-, ``repr``- or
@@ -232,21 +234,10 @@ class Transport:
         failures raise :class:`APIConnectionError`. Retries follow the policy:
         any failure for idempotent requests, only "not sent" failures otherwise.
         """
-        cap = self.max_body_size
-
-        async def read(resp: aiohttp.ClientResponse) -> tuple[bytes, int]:
-            body = await read_body(resp, cap, None)
-            return body, len(body)
-
-        status, headers, body = await self._exchange(
-            method,
-            self.url(path),
-            json=json,
-            multipart=multipart,
-            idempotent=idempotent,
-            consume=read,
+        answer: tuple[int, Mapping[str, str], bytes] = await self._exchange(
+            method, self.url(path), json=json, multipart=multipart, idempotent=idempotent
         )
-        return Response(status, headers, body)
+        return Response(*answer)
 
     async def download(
         self,
@@ -290,12 +281,13 @@ class Transport:
         method: str,
         url: URL,
         *,
-        consume: Consume[T],
+        consume: Consume[T] | None = None,
         json: bytes | None = None,
         multipart: Multipart | None = None,
         idempotent: bool = True,
     ) -> tuple[int, Mapping[str, str], T]:
-        """Attempts until one succeeds or the policy says stop. Before each: wait out
+        """Attempts until one succeeds or the policy says stop (``consume=None``: the
+        whole body, as bytes, capped by ``max_body_size``). Before each: wait out
         the pause and an open breaker (via the task's observer: it may give its slot
         back). Waiting, and a failed breaker probe, use no retry; a call held
         ``max_wait`` s by the breaker in all raises its last error."""
@@ -350,7 +342,7 @@ class Transport:
         url: URL,
         json: bytes | None,
         multipart: Multipart | None,
-        consume: Consume[T],
+        consume: Consume[T] | None,
         attempt: int,
         idempotent: bool = True,
     ) -> tuple[int, Mapping[str, str], T]:
@@ -390,7 +382,14 @@ class Transport:
                         answer = self.status_error(status, body, headers, method=method, url=url)
                         retryable = status in self.retry.retry_statuses
                         raise status_failure(answer, headers, retryable)
-                    result, nbytes = await consume(resp)
+                    if consume is None:  # the whole body; read_body's fast path inline
+                        cap, length = self.max_body_size, resp.content_length
+                        plain = "Content-Encoding" not in headers
+                        fast = plain and length is not None and length <= cap
+                        body = await (resp.read() if fast else read_body(resp, cap, None))
+                        result, nbytes = cast(T, body), len(body)
+                    else:
+                        result, nbytes = await consume(resp)
                     self._emit(method, url, attempt, started, status, headers, None, None, nbytes)
                     _last_request.set((method, url))
                     return status, headers, result
@@ -412,10 +411,6 @@ class Transport:
             self._locate(mapped.error, method, url)
             self._emit(method, url, attempt, started, status, headers, mapped.error)
             raise mapped from exc
-
-    def _emit(self, *args: Any) -> None:
-        """One finished attempt to every observer, then to the calling task's."""
-        emit(self.observers, *args)
 
     def _locate(self, error: UprockAsyncError, method: str, url: URL) -> None:
         """Name the request in ``error`` (it was built where the request was unknown)."""

@@ -21,7 +21,7 @@ __all__ = ["UrlPolicy"]
 class UrlPolicy:
     """Trust, redirects and redaction of URLs for one base URL and key."""
 
-    __slots__ = ("_base", "_origin", "_suffixes", "redact")
+    __slots__ = ("_base", "_base_authority", "_base_trusted", "_origin", "_suffixes", "redact")
 
     def __init__(
         self, base: URL, trusted_host_suffixes: Sequence[str], redact: Callable[[str], str]
@@ -30,9 +30,18 @@ class UrlPolicy:
         self._origin = base.origin()
         self._suffixes = tuple(s.lower().lstrip("*") for s in trusted_host_suffixes)
         self.redact = redact
+        self._base_authority = base.raw_authority
+        self._base_trusted = self._trusted(base)
 
     def is_trusted(self, url: URL) -> bool:
         """May the API key be sent to ``url``? Never with ``user:password@`` in it."""
+        # The verdict depends on scheme, user, password, host and port only: the base
+        # URL's (every API request's) is worked out once.
+        if url.raw_authority == self._base_authority and url.scheme == self._base.scheme:
+            return self._base_trusted
+        return self._trusted(url)
+
+    def _trusted(self, url: URL) -> bool:
         if url.user is not None or url.password is not None:
             return False
         if url.origin() == self._origin:
