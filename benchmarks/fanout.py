@@ -16,7 +16,10 @@ in interleaved rounds (best round counts), then runs 1,000,000 items through
 ``gc.freeze()`` / raised GC thresholds on (d), and with ``--profile`` prints a
 cProfile of (d).
 
-    python benchmarks/fanout.py [--count 5000] [--rounds 3] [--profile]
+    python benchmarks/fanout.py [--count 5000] [--rounds 3] [--profile] [--only df]
+
+``--only df`` runs just (d) and (f), for the paired (d)/(f) figure: the median over
+rounds of each round's ratio, which wanders less than best-of on a noisy machine.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import io
 import json
 import pstats
 import resource
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
@@ -185,11 +189,15 @@ async def timed(runner: Runner, server: Served, ids: list[str]) -> Timing:
 # -- the phases ---------------------------------------------------------------------------
 
 
-def throughput(server: Served, count: int, rounds: int, c_count: int) -> dict[str, Timing]:
-    """Interleaved rounds of every contender; per contender the best rate and least CPU."""
+def throughput(
+    server: Served, count: int, rounds: int, c_count: int, only: str = ""
+) -> tuple[dict[str, Timing], list[dict[str, Timing]]]:
+    """Interleaved rounds of every contender (or of those whose letters ``only`` lists);
+    per contender the best rate and least CPU, and every round's timings."""
     ids = (server.ids * (count // len(server.ids) + 1))[:count]
-    table = contenders(c_count)
+    table = {k: v for k, v in contenders(c_count).items() if not only or k[1] in only}
     best = dict.fromkeys(table, Timing(0.0, float("inf")))
+    log: list[dict[str, Timing]] = []
     for runner, _n in table.values():  # warm-up: imports, first connections, caches
         asyncio.run(timed(runner, server, ids[:200]))
     labels = list(table)
@@ -197,20 +205,36 @@ def throughput(server: Served, count: int, rounds: int, c_count: int) -> dict[st
         # Each round in another order, each run from a clean heap: a contender must
         # not pay for the garbage, or benefit from the warm caches, of the one before.
         order = labels[round_no % len(labels) :] + labels[: round_no % len(labels)]
+        log.append({})
         for label in order:
             runner, n = table[label]
             gc.collect()
             rate, cpu_us = asyncio.run(timed(runner, server, ids[:n] if n else ids))
+            log[-1][label] = Timing(rate, cpu_us)
             best[label] = Timing(max(best[label].rate, rate), min(best[label].cpu_us, cpu_us))
             print(
                 f"  round {round_no + 1}: {label:<32} {rate:8.0f} req/s"
                 f" {cpu_us:7.0f} µs user CPU/req",
                 flush=True,
             )
-    return best
+    return best, log
 
 
-def print_throughput(best: dict[str, Timing], count: int, c_count: int) -> None:
+def paired(log: list[dict[str, Timing]], ours: str, theirs: str) -> str:
+    """The median over rounds of one round's ratio: on a noisy machine the two runs of
+    one round share its conditions, so their ratio wanders less than best-of-rounds."""
+    rates = statistics.median(r[ours].rate / r[theirs].rate for r in log)
+    cpus = statistics.median(r[theirs].cpu_us / r[ours].cpu_us for r in log)
+    return f"{rates:.2f} by req/s, {cpus:.2f} by user CPU (median of {len(log)} paired rounds)"
+
+
+def print_throughput(
+    best: dict[str, Timing], log: list[dict[str, Timing]], count: int, c_count: int
+) -> None:
+    d_label, f_label = "(d) ours: job_details", "(f) aiohttp + msgspec JobDetail"
+    if len(best) < len(contenders(c_count)):  # --only: the paired (d)/(f) figure alone
+        print(f"\n  (d)/(f) = {paired(log, d_label, f_label)}  (target >= 0.95)")
+        return
     a = best["(a) aiohttp read() [ceiling]"]
     print(f"\nBest of rounds, {count} details at concurrency {CONCURRENCY} ((c) on {c_count}):")
     print(
@@ -234,11 +258,12 @@ def print_throughput(best: dict[str, Timing], count: int, c_count: int) -> None:
         "  (target >= 15)"
     )
     print(f"  (e)/(a) = {e.rate / a.rate:.2f} by req/s, {a.cpu_us / e.cpu_us:.2f} by user CPU")
-    f = best["(f) aiohttp + msgspec JobDetail"]
+    f = best[f_label]
     print(
         f"  (d)/(f) = {d.rate / f.rate:.2f} by req/s, {f.cpu_us / d.cpu_us:.2f} by user CPU"
-        "  (target >= 0.95)"
+        " (best of rounds)  (target >= 0.95)"
     )
+    print(f"  (d)/(f) = {paired(log, d_label, f_label)}")
 
 
 class _GCClock:
@@ -346,15 +371,19 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1_000_000, help="fan_out items")
     parser.add_argument("--no-gc", action="store_true", help="skip the GC-settings phase")
     parser.add_argument("--profile", action="store_true", help="cProfile one (d) run")
+    parser.add_argument("--only", default="", help="contender letters to run, e.g. df")
     ns = parser.parse_args()
 
-    million(ns.items)  # first, so nothing else has raised the process's peak yet
+    if not ns.only:
+        million(ns.items)  # first, so nothing else has raised the process's peak yet
     with serve(jobs=min(ns.count, 5000)) as server:
         print(
             f"\nserver pid {server.pid} at {server.url}; job detail ~{server.detail_bytes:,} bytes"
         )
-        best = throughput(server, ns.count, ns.rounds, ns.c_count)
-        print_throughput(best, ns.count, ns.c_count)
+        best, log = throughput(server, ns.count, ns.rounds, ns.c_count, ns.only)
+        print_throughput(best, log, ns.count, ns.c_count)
+        if ns.only:
+            return
         if not ns.no_gc:
             gc_effect(server, ns.count, ns.rounds)
         if ns.profile:

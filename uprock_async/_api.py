@@ -25,7 +25,7 @@ from yarl import URL
 from . import _validate
 from ._codec import Hooks, Shape
 from ._config import DEFAULT_BREAKER, CircuitBreaker, Limits, RetryPolicy, Timeout
-from ._errors import UprockAsyncError, WaitTimeoutError
+from ._errors import APIStatusError, UprockAsyncError, WaitTimeoutError
 from ._http import DEFAULT_MAX_BODY_SIZE, Multipart, Transport
 from ._stats import ClientStats
 from .concurrency import (
@@ -110,16 +110,26 @@ class Api:
     async def get(self, path: str, shape: Shape[T]) -> T:
         """``GET path``, read as ``shape``."""
         status, headers, body = await self.transport.request("GET", path)
-        return shape(body, status, headers, self.hooks)
+        try:
+            return shape(body, status, headers, self.hooks)
+        except APIStatusError as exc:  # an error envelope in a 2xx body: name the request
+            self.transport.locate(exc, "GET", self.transport.url(path))
+            raise
 
     def getter(self, template: str, shape: Shape[T]) -> Callable[[object], Awaitable[T]]:
         """``get(template.format(key), shape)`` as a one-argument function, with no
         call in between: the fan-out's per-item path."""
-        request, hooks = self.transport.request, self.hooks
+        transport, hooks = self.transport, self.hooks
+        exchange, url = transport.exchange, transport.url
 
         async def get(key: object) -> T:
-            status, headers, body = await request("GET", template.format(key))
-            return shape(body, status, headers, hooks)
+            target = url(template.format(key))
+            answer: tuple[int, Mapping[str, str], bytes] = await exchange("GET", target)
+            try:
+                return shape(answer[2], answer[0], answer[1], hooks)
+            except APIStatusError as exc:
+                transport.locate(exc, "GET", target)
+                raise
 
         return get
 
@@ -138,7 +148,11 @@ class Api:
         status, headers, body = await self.transport.request(
             method, path, json=json, multipart=multipart, idempotent=idempotent
         )
-        return shape(body, status, headers, self.hooks)
+        try:
+            return shape(body, status, headers, self.hooks)
+        except APIStatusError as exc:
+            self.transport.locate(exc, method, self.transport.url(path))
+            raise
 
     async def download(
         self,

@@ -75,7 +75,8 @@ def check_session(session: aiohttp.ClientSession, closed: bool) -> None:
     """Refuse a closed session, or one opened in another event loop."""
     if closed or session.closed:
         raise RuntimeError("this client has been closed; create a new one")
-    if getattr(session, "_loop", None) not in (None, asyncio.get_running_loop()):
+    loop = getattr(session, "_loop", None)
+    if loop is not None and loop is not asyncio.get_running_loop():
         # A pool belongs to the loop that opened it (e.g. a module-level client
         # used by two asyncio.run calls); aiohttp would fail obscurely later.
         raise RuntimeError(

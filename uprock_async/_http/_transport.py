@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextvars import ContextVar
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar, cast
@@ -66,13 +65,6 @@ USER_AGENT = f"uprock-async/{__version__}"
 Multipart = Sequence[tuple[str, "str | bytes", "str | None", "str | None"]]
 
 _PER_REQUEST_MIDDLEWARES = PER_REQUEST_MIDDLEWARES  # where tests look for it
-
-# The last request this task completed, so an error found in a 2xx body (a
-# ScreenshotCenter error envelope sent with HTTP 200) can still name it. A
-# ContextVar, because each fan-out item runs in its own task (a copied context).
-_last_request: ContextVar[tuple[str, URL] | None] = ContextVar(
-    "uprock_async_last_request", default=None
-)
 
 # What a response is turned into by an exchange: the value and the body bytes read.
 Consume = Callable[[aiohttp.ClientResponse], Awaitable[tuple[T, int]]]
@@ -234,7 +226,7 @@ class Transport:
         failures raise :class:`APIConnectionError`. Retries follow the policy:
         any failure for idempotent requests, only "not sent" failures otherwise.
         """
-        answer: tuple[int, Mapping[str, str], bytes] = await self._exchange(
+        answer: tuple[int, Mapping[str, str], bytes] = await self.exchange(
             method, self.url(path), json=json, multipart=multipart, idempotent=idempotent
         )
         return Response(*answer)
@@ -264,7 +256,7 @@ class Transport:
                 body = await read_body(resp, body_cap, progress)
                 return body, len(body)
 
-            return (await self._exchange("GET", url, consume=to_bytes))[2]
+            return (await self.exchange("GET", url, consume=to_bytes))[2]
 
         target = Path(dest)
         check_dest(target)
@@ -274,9 +266,9 @@ class Transport:
             check_ready(resp.status, not_ready)
             return target, await stream_to(resp, target, progress, cap)
 
-        return (await self._exchange("GET", url, consume=to_file))[2]
+        return (await self.exchange("GET", url, consume=to_file))[2]
 
-    async def _exchange(
+    async def exchange(
         self,
         method: str,
         url: URL,
@@ -391,7 +383,6 @@ class Transport:
                     else:
                         result, nbytes = await consume(resp)
                     self._emit(method, url, attempt, started, status, headers, None, None, nbytes)
-                    _last_request.set((method, url))
                     return status, headers, result
             raise Failure(
                 APIConnectionError(f"too many redirects (more than {_MAX_REDIRECTS})"),
@@ -400,7 +391,7 @@ class Transport:
             )
         except Failure as failure:
             error = failure.error
-            self._locate(error, method, url)
+            self.locate(error, method, url)
             retry_after = failure.retry_after
             if retry_after is not None:
                 retry_after = min(retry_after, self.retry.max_retry_after)
@@ -408,11 +399,11 @@ class Transport:
             raise
         except MAPPED as exc:
             mapped = exception_failure(exc, url, self.timeout, self._redact)
-            self._locate(mapped.error, method, url)
+            self.locate(mapped.error, method, url)
             self._emit(method, url, attempt, started, status, headers, mapped.error)
             raise mapped from exc
 
-    def _locate(self, error: UprockAsyncError, method: str, url: URL) -> None:
+    def locate(self, error: UprockAsyncError, method: str, url: URL) -> None:
         """Name the request in ``error`` (it was built where the request was unknown)."""
         if isinstance(error, (APIStatusError, APIConnectionError)) and error.method is None:
             error.method = method
@@ -427,13 +418,8 @@ class Transport:
         method: str | None = None,
         url: URL | None = None,
     ) -> APIStatusError:
-        """The exception for an error answer, with the key redacted from its message.
-
-        ``method``/``url`` default to the last request this task completed: the
-        one whose 2xx body turned out to be an error envelope.
-        """
-        if method is None and url is None:
-            method, url = _last_request.get() or (None, None)
+        """The exception for an error answer, with the key redacted from its message
+        (without ``method``/``url`` for an error found in a 2xx body: see :meth:`locate`)."""
         return status_error(
             status,
             body,
