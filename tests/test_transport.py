@@ -11,6 +11,7 @@ from yarl import URL
 from tests.conftest import FAST_RETRY
 from uprock_async import (
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     NotFoundError,
     ResponseDecodeError,
@@ -328,6 +329,23 @@ async def test_error_envelopes_sent_with_200_name_their_own_request(
     assert len(errors) == 1
     assert errors[0].url == f"{server.screenshotcenter_url}/crawl/info?id={bad}"
     assert str(errors[0]).startswith(f"GET /api/v1/crawl/info?id={bad}: HTTP 200: ")
+
+
+async def test_error_envelopes_name_single_requests_too(
+    server: FakeServer, sc: ScreenshotCenterClient
+) -> None:
+    envelope = {"success": False, "error": "quota exceeded", "code": "QUOTA"}
+    server.inject("/api/v1/crawl/create", status=200, times=1, body=envelope)
+    with pytest.raises(APIStatusError) as created:
+        await sc.create_crawl("https://example.com/")
+    assert created.value.method == "POST"
+    assert created.value.url == f"{server.screenshotcenter_url}/crawl/create"
+    crawl_id = server.add_crawl(screenshots=1)
+    server.inject("/api/v1/crawl/info", status=200, times=1, body=envelope)
+    with pytest.raises(APIStatusError) as read:
+        await sc.crawl_info(crawl_id)
+    assert read.value.method == "GET"
+    assert read.value.url == f"{server.screenshotcenter_url}/crawl/info?id={crawl_id}"
 
 
 def test_error_urls_carry_no_credentials_and_no_foreign_query() -> None:
