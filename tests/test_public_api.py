@@ -69,3 +69,40 @@ def test_star_import_gives_exactly_all() -> None:
 def test_version_is_exposed() -> None:
     assert isinstance(uprock_async.__version__, str)
     assert uprock_async.__version__.count(".") >= 2
+
+
+def _public_callables() -> list[tuple[str, object]]:
+    import uprock_async.sync as sync
+
+    found: list[tuple[str, object]] = [
+        (f"uprock_async.{name}", getattr(uprock_async, name))
+        for name in ("fan_out", "gather")
+        if hasattr(uprock_async, name)
+    ]
+    for cls in (
+        uprock_async.UprockClient,
+        uprock_async.ScreenshotCenterClient,
+        sync.UprockClient,
+        sync.ScreenshotCenterClient,
+    ):
+        for name, member in vars(cls).items():
+            if callable(member) and (not name.startswith("_") or name == "__init__"):
+                found.append((f"{cls.__module__}.{cls.__qualname__}.{name}", member))
+        for base in cls.__mro__[1:]:
+            if base.__module__.startswith("uprock_async") and "__init__" in vars(base):
+                found.append((f"{base.__qualname__}.__init__", vars(base)["__init__"]))
+    return found
+
+
+def test_type_hints_of_every_public_method_resolve_at_runtime() -> None:
+    # Tools that read annotations at runtime (typeguard, beartype, pydantic's
+    # validate_call, sphinx) call typing.get_type_hints: no alias may name a type
+    # its own module does not have, in the methods or in their typed overloads.
+    import typing
+
+    for name, fn in _public_callables():
+        for target in (fn, *typing.get_overloads(fn)):  # type: ignore[arg-type]
+            try:
+                typing.get_type_hints(target)
+            except Exception as exc:  # pragma: no cover - the failure message
+                raise AssertionError(f"{name}: {type(exc).__name__}: {exc}") from exc

@@ -94,14 +94,7 @@ def _returns_self(annotation: object) -> bool:
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
-    # Aliases such as ConcurrencyArg are strings naming things their own module
-    # has: resolve in every uprock_async module's names, the function's own first.
-    names: dict[str, Any] = {}
-    for module_name, module in list(sys.modules.items()):
-        if module_name.startswith("uprock_async"):
-            names.update(vars(module))
-    names.update(fn.__globals__)
-    return typing.get_type_hints(fn, globalns=names)
+    return typing.get_type_hints(fn)
 
 
 def _params(fn: Callable[..., Any]) -> list[tuple[str, Any, Any, Any]]:

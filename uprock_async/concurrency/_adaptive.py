@@ -195,7 +195,7 @@ class AdaptiveConcurrency:
             self._wake()
 
 
-ConcurrencyArg: TypeAlias = "int | Literal['auto'] | AdaptiveConcurrency"
+ConcurrencyArg: TypeAlias = int | Literal["auto"] | AdaptiveConcurrency
 
 
 def resolve_concurrency(value: object) -> int | AdaptiveConcurrency:

@@ -41,7 +41,7 @@ I = TypeVar("I")  # noqa: E741 - item
 R = TypeVar("R")  # result
 
 #: ``progress=``: ``True`` for a tqdm bar, or a callable ``(done, total)``.
-ProgressArg: TypeAlias = "bool | Callable[[int, int | None], None] | None"
+ProgressArg: TypeAlias = bool | Callable[[int, int | None], None] | None
 
 
 class FanOutOptions(TypedDict, total=False):

@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 #: What an async client's ``iter_*`` method returns: an async iterator, or an
 #: async context manager that yields one (``iter_job_details``' ``FanOut``).
-Source: TypeAlias = "AsyncIterator[T] | AbstractAsyncContextManager[AsyncIterator[T]]"
+Source: TypeAlias = AsyncIterator[T] | AbstractAsyncContextManager[AsyncIterator[T]]
 
 # Outcomes fetched per trip into the loop thread, and the most a stream holds
 # ready for a slow consumer: bounded memory, and one cross-thread hop per batch

@@ -21,7 +21,7 @@ from .models import JobDetail
 
 __all__ = ["DetailsOptions", "JobIds", "detail_fetcher"]
 
-JobIds = Iterable["str | uuid.UUID"] | AsyncIterable["str | uuid.UUID"]
+JobIds = Iterable[str | uuid.UUID] | AsyncIterable[str | uuid.UUID]
 
 
 class DetailsOptions(FanOutOptions, total=False):
