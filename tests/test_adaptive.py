@@ -12,6 +12,7 @@ import pytest
 from uprock_async import (
     AdaptiveConcurrency,
     RateLimitError,
+    RetryPolicy,
     ScreenshotCenterClient,
     UprockClient,
     fan_out,
@@ -115,6 +116,35 @@ def test_after_a_later_cut_the_limit_returns_fast_to_most_of_where_it_was() -> N
     limiter._in_flight = 0
 
 
+def test_a_persisting_overload_cuts_again_within_a_round_trip_with_no_quick_return() -> None:
+    limiter = AdaptiveConcurrency(initial=80, minimum=1, maximum=200)
+    t = time.monotonic()
+    limiter.record(t, 0.050)  # a normal round trip: 50 ms
+    limiter._in_flight = 200  # the window is in use
+    limiter.record(t, 0.050, overloaded=True)  # first overload: halve
+    limiter.record(t + 1, 0.050, overloaded=True)  # a lone later cut: x0.7 ...
+    for _ in range(5):  # ... with the quick return to 0.8x the limit before it
+        limiter.record(t + 1.1, 0.050)
+    assert limiter.current == 32
+    # the capacity drops: a 429 cuts (a lone cut, a second after the last one) ...
+    limiter.record(t + 2, 0.001, overloaded=True)
+    assert limiter.current == 22
+    # ... a 429 to an attempt sent before that cut is the same congestion event ...
+    limiter.record(t + 1.999, 0.003, overloaded=True)
+    # ... one quick 429 to an attempt sent after it may be a straggler ...
+    limiter.record(t + 2.002, 0.001, overloaded=True)
+    assert limiter.current == 22
+    # ... but a second one, still within the round trip, says the overload persists
+    limiter.record(t + 2.004, 0.001, overloaded=True)
+    assert limiter.current == 15
+    # cuts this close together: the capacity really dropped, so no quick climb back
+    # to 0.8x the limit before the cut (17), only +1/limit per success
+    for _ in range(3):
+        limiter.record(t + 2.1, 0.050)
+    assert limiter.current == 15
+    limiter._in_flight = 0
+
+
 async def test_the_limit_grows_by_about_one_per_round_trip_when_in_use() -> None:
     limiter = AdaptiveConcurrency(initial=4, minimum=1, maximum=6)
     for _ in range(4):
@@ -204,6 +234,54 @@ async def test_a_429_absorbed_by_a_retry_still_cuts_the_limit(
     assert len(details) == 30
     assert uprock.stats().responses[429] == 1
     assert limiter.current < 16
+
+
+async def test_auto_follows_a_capacity_drop_without_failing_lookups() -> None:
+    async with FakeServer(seed=2, record=False, capacity=32, latency=0.02) as server:
+        ids = server.add_jobs(50, headers=2, cookies=0)
+        limiter = AdaptiveConcurrency(initial=8, minimum=1, maximum=64)
+        failed = done = 0
+        retry = RetryPolicy(max_retries=3, backoff_initial=0.001, jitter=False)
+        async with UprockClient(
+            server.api_key, base_url=server.uprock_url, retry=retry, timeout=10.0
+        ) as client:
+            work = [ids[i % 50] for i in range(2400)]
+            async with client.iter_job_details(work, concurrency=limiter) as outcomes:
+                async for outcome in outcomes:
+                    done += 1
+                    failed += not outcome.ok
+                    if done == 800:  # the limit has found 32: the capacity drops 4x
+                        assert limiter.current >= 16
+                        server.capacity = 8
+                        attempts_before = client.stats().requests
+                        rejected_before = server.rejected_for_capacity
+            attempts = client.stats().requests - attempts_before
+        rejected = server.rejected_for_capacity - rejected_before
+    # Before, the limit came down by one cut per round trip, and the retries of the
+    # excess attempts (Retry-After: 0) hit the full server at once: four 429s in a
+    # row failed a lookup. Now every lookup succeeds and the 429s stay few.
+    assert failed == 0
+    assert rejected / attempts <= 0.10
+    assert limiter.current <= 12
+
+
+async def test_a_retry_after_a_429_waits_about_a_round_trip_without_its_slot() -> None:
+    # A limiter pinned at 8 above a capacity of 4: it cannot adapt, so the retries of
+    # the 429s decide. At once (Retry-After: 0) they would all be answered 429 again
+    # while the first four are still running, until their retries run out.
+    retry = RetryPolicy(max_retries=4, backoff_initial=0.001, jitter=False)
+    async with FakeServer(seed=3, record=False, capacity=4, latency=0.05) as server:
+        ids = server.add_jobs(8, headers=2, cookies=0)
+        limiter = AdaptiveConcurrency(initial=8, minimum=8, maximum=8)
+        async with UprockClient(
+            server.api_key, base_url=server.uprock_url, retry=retry, timeout=10.0
+        ) as client:
+            await client.job_details(ids[:4], concurrency=limiter)  # learns the round trip
+            results = await client.job_details(ids, concurrency=limiter, return_exceptions=True)
+    assert not [r for r in results if isinstance(r, BaseException)]
+    # each of the four turned away waits half to one and a half round trips per retry
+    assert server.rejected_for_capacity <= 4 * 3
+    assert limiter.in_flight == 0
 
 
 async def test_a_shared_limiter_bounds_two_concurrent_calls_together(

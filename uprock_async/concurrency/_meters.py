@@ -131,12 +131,13 @@ class AdaptiveState:
     no attempt through a client is judged by its duration and error.
     """
 
-    __slots__ = ("_fed", "_started", "held", "limiter")
+    __slots__ = ("_fed", "_overloaded", "_started", "held", "limiter")
 
     def __init__(self, limiter: AdaptiveConcurrency) -> None:
         self.limiter = limiter
         self.held = 0
         self._fed = False
+        self._overloaded = False  # the call's last attempt was an overload signal
         self._started = 0.0
 
     async def wait(self) -> None:
@@ -144,7 +145,7 @@ class AdaptiveState:
         self.held += 1
 
     def started(self) -> None:
-        self._fed = False
+        self._fed = self._overloaded = False
         self._started = time.monotonic()
 
     def finished(self, error: BaseException | None, *, ran: bool = True) -> None:
@@ -160,15 +161,26 @@ class AdaptiveState:
 
     def on_attempt(self, event: AttemptEvent) -> None:
         self._fed = True
-        overloaded = is_overload(event.error, event.status)
+        overloaded = self._overloaded = is_overload(event.error, event.status)
         pause = event.retry_after if overloaded and event.retry_after else 0.0
         self.limiter.record(event.started, event.latency, overloaded=overloaded, pause=pause)
 
     async def idle(self, wait: Callable[[], Awaitable[T]]) -> T:
-        """Run ``wait`` without the slot; then queue for it again, first in line."""
+        """Run ``wait`` without the slot; then queue for it again, first in line.
+
+        After an overload answer the retry waits at least the limiter's
+        :meth:`~AdaptiveConcurrency.retry_delay` (about a round trip, jittered), even
+        when the server said ``Retry-After: 0``: at once, it would hit the full
+        service again before the limiter had seen the overload's other answers."""
         held = self.held
         self._release()
+        began = time.monotonic()
         result = await wait()
+        if self._overloaded:
+            self._overloaded = False
+            rest = self.limiter.retry_delay() - (time.monotonic() - began)
+            if rest > 0:
+                await anyio.sleep(rest)
         for _ in range(held):
             await self.limiter.acquire(first=True)
             self.held += 1
