@@ -536,7 +536,7 @@ def test_screenshotcenter_blocking_client(live: Live, tmp_path: Path) -> None:
 def test_client_options_name_every_keyword_of_the_async_constructor() -> None:
     # The blocking constructors and distributed's workers take ``**ClientOptions``:
     # an option added to the async constructor must be added there too.
-    from uprock_async._api import ClientBase, ClientOptions
+    from uprock_async._client_base import ClientBase, ClientOptions
 
     params = inspect.signature(ClientBase.__init__).parameters.values()
     keywords = {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}

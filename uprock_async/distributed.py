@@ -44,7 +44,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from . import _validate
-from ._api import ClientOptions
+from ._client_base import ClientOptions
 from ._compat import Unpack
 from ._errors import UprockAsyncError
 from .uprock._client import UprockClient

@@ -6,7 +6,7 @@ Each area method: check arguments (:mod:`uprock_async._validate`) → the core
 
 from __future__ import annotations
 
-from .._api import ClientBase
+from .._client_base import ClientBase
 from ._account import _Account
 from ._artifacts import _Artifacts
 from ._batches import _Batches

@@ -14,7 +14,7 @@ from functools import partial
 from types import SimpleNamespace
 from typing import Any, ClassVar, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar, cast
 
-from .._api import ClientBase, ClientOptions, Settings
+from .._client_base import ClientBase, ClientOptions, Settings
 from .._compat import Unpack
 from .._config import RetryPolicy, Timeout
 from .._stats import ClientStats

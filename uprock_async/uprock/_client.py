@@ -6,7 +6,7 @@ Each area method: check arguments (:mod:`uprock_async._validate`) → the core
 
 from __future__ import annotations
 
-from .._api import ClientBase
+from .._client_base import ClientBase
 from ._details import JobIds, _Details
 from ._downloads import _Downloads
 from ._jobs import _Jobs
