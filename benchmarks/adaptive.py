@@ -39,7 +39,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,6 +198,20 @@ def _until(ids: list[str], end: float, cap: int) -> Iterator[str]:
         yield ids[n % len(ids)]
 
 
+async def _lookups_until(
+    client: UprockClient, ids: list[str], end: float, limiter: AdaptiveConcurrency
+) -> AsyncIterator[tuple[float, bool]]:
+    """Stream lookups of ``ids`` over and over under ``limiter`` until ``end``:
+    ``(wall time, succeeded)`` for each one that finished before then."""
+    cap = 100 * len(ids) + 10**6
+    async with client.iter_job_details(_until(ids, end, cap), concurrency=limiter) as out:
+        async for outcome in out:
+            now = time.time()
+            if now >= end:
+                return
+            yield now, outcome.ok
+
+
 @dataclass
 class Timeline:
     """When lookups succeeded or failed (wall time), and samples of the limit."""
@@ -231,13 +245,8 @@ async def _auto_through(served: Served, ids: list[str], end: float, line: Timeli
         anyio.create_task_group() as group,
     ):
         group.start_soon(sample)
-        cap = 100 * len(ids) + 10**6
-        async with client.iter_job_details(_until(ids, end, cap), concurrency=limiter) as out:
-            async for outcome in out:
-                now = time.time()
-                if now >= end:
-                    break
-                (line.ok if outcome.ok else line.failed).append(now)
+        async for now, ok in _lookups_until(client, ids, end, limiter):
+            (line.ok if ok else line.failed).append(now)
 
 
 async def _oracle_through(
@@ -400,17 +409,12 @@ async def _worker(config: dict[str, Any]) -> dict[str, Any]:
         limiter = AdaptiveConcurrency()
         async with anyio.create_task_group() as group:
             group.start_soon(mark_late)
-            cap = 100 * len(ids) + 10**6
-            async with client.iter_job_details(_until(ids, end, cap), concurrency=limiter) as out:
-                async for outcome in out:
-                    now = time.time()
-                    if now >= end:
-                        break
-                    if outcome.ok:
-                        ok += 1
-                        ok_late += now >= late
-                    else:
-                        failed += 1
+            async for now, succeeded in _lookups_until(client, ids, end, limiter):
+                if succeeded:
+                    ok += 1
+                    ok_late += now >= late
+                else:
+                    failed += 1
         stats = client.stats()
     return {
         "ok": ok,
