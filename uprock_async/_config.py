@@ -152,18 +152,27 @@ class CircuitBreaker:
     After ``threshold`` consecutive failed attempts (connection errors, timeouts
     and 5xx answers; never 4xx) the client stops sending: attempts wait, holding
     no concurrency slot, and one waiting attempt goes out as a probe every
-    ``cooldown`` seconds. The first success closes the breaker and releases
-    everyone. Waiting does not use up retries, and neither does a probe that
-    fails; a call that has waited ``max_wait`` seconds in all fails with its
-    last error. On by default (``UprockClient(circuit_breaker=None)`` turns it
-    off); :attr:`ClientStats.breaker_trips` counts how often it opened; trips
-    and recoveries are logged at WARNING.
+    ``cooldown`` seconds (never during a Retry-After pause). The first success
+    closes the breaker and releases everyone. Waiting does not use up retries,
+    and neither does a probe that fails.
+
+    ``max_wait`` is a bound in wall-clock seconds: a call held by the open
+    breaker (its Retry-After pause and failed probes included) fails with its
+    last error ``max_wait`` seconds after it was first held, and once the
+    breaker has been open ``max_wait`` seconds every call fails at once with a
+    copy of the last error, as resilience4j and pybreaker fail fast while open,
+    until a probe succeeds. So a fan-out over N items during a long outage
+    ends in about ``max_wait`` plus the time to hand out N failures. On by
+    default (``UprockClient(circuit_breaker=None)`` turns it off);
+    :attr:`ClientStats.breaker_trips` counts how often it opened; trips and
+    recoveries are logged at WARNING.
 
     "Holding no slot": under an :class:`~uprock_async.AdaptiveConcurrency` a
     waiting call gives its slot back and queues for one again, first in line,
     when released. Under an int ``concurrency`` the limit is the number of
     worker tasks: a waiting call keeps its worker (which sends nothing), and
-    no other item of that fan-out starts in its place.
+    no other item of that fan-out starts in its place until it is released or
+    fails.
     """
 
     threshold: int = 10

@@ -3,12 +3,28 @@
 After ``threshold`` consecutive failed attempts (connection errors, timeouts,
 5xx answers; never a 4xx, which proves the service is up) the breaker opens:
 attempts wait before sending. One waiting attempt is let through as a probe
-every ``cooldown`` seconds; the first attempt that does not fail closes the
-breaker and releases everyone. How long a call may wait in all is
-``max_wait``; the transport then raises the call's last error.
+every ``cooldown`` seconds (counted from the last failure, so a slow probe is
+not joined by others), never during the client's Retry-After pause; the first
+attempt that does not fail closes the breaker and releases everyone.
+
+``max_wait`` is a bound, measured in wall-clock time, like the trusted breakers
+(resilience4j, pybreaker) that fail fast while open:
+
+- a call held by the open breaker fails with its last error once it has been
+  held ``max_wait`` seconds in all, counted from the first time it found the
+  breaker open: time waiting out a Retry-After pause and time spent sending a
+  probe that failed count too;
+- once the breaker has been open for ``max_wait`` seconds, every held call and
+  every new call fails at once (a copy of the last error, never the key), until
+  a probe succeeds. Probes still go out, one per ``cooldown``: the call that
+  arrives when one is due is sent.
+
+So a fan-out during a long outage ends in about ``max_wait`` plus the time to
+hand out its failures, and a single call ends within ``max_wait`` plus one
+attempt's timeout after the breaker opened.
 
 The breaker only sees attempts (it is an attempt observer) and answers "may
-an attempt go out?" (:meth:`Breaker.wait`). Which concurrency slot a waiting
+an attempt go out?" (:func:`wait_turn`). Which concurrency slot a waiting
 call gives back is the fan-out's business: the transport runs the wait through
 the call's observer (see ``_events.CallObserver.idle``).
 """
@@ -30,7 +46,8 @@ __all__ = ["Breaker", "BreakerExhausted", "is_failure", "wait_turn"]
 
 
 class BreakerExhausted(Exception):
-    """Internal: a call has waited ``max_wait`` seconds on the open breaker."""
+    """Internal: a call has been held ``max_wait`` seconds, or the breaker has been
+    open that long (then every call fails fast until a probe succeeds)."""
 
 
 def is_failure(event: AttemptEvent) -> bool:
@@ -46,6 +63,7 @@ class Breaker:
         "_closed",
         "_next_probe",
         "_opened_at",
+        "_tripped",
         "config",
         "failures",
         "is_open",
@@ -62,13 +80,17 @@ class Breaker:
         self._next_probe = 0.0
         self._opened_at = 0.0
         self._closed: anyio.Event | None = None
+        self._tripped: anyio.Event | None = None
 
     def on_attempt(self, event: AttemptEvent) -> None:
         if is_failure(event):
             self.failures += 1
             self.last_error = event.error
-            if not self.is_open and self.failures >= self.config.threshold:
-                self._trip()
+            if not self.is_open:
+                if self.failures >= self.config.threshold:
+                    self._trip()
+            else:  # a failed probe (or a late attempt): the next probe one cooldown on
+                self._next_probe = max(self._next_probe, time.monotonic() + self.config.cooldown)
         else:
             self.failures = 0
             if self.is_open:
@@ -80,15 +102,19 @@ class Breaker:
         self._opened_at = now
         self._next_probe = now + self.config.cooldown
         self._closed = anyio.Event()
+        if self._tripped is not None:
+            self._tripped.set()
+            self._tripped = None
         self.stats.breaker_tripped()
         error = self.last_error
         log.warning(
             "circuit breaker open after %d consecutive failed attempts (last: %s: %s); "
-            "holding new attempts, one probe every %g s",
+            "holding new attempts, one probe every %g s, failing fast after %g s",
             self.failures,
             type(error).__name__,
             error,
             self.config.cooldown,
+            self.config.max_wait,
         )
 
     def _close(self) -> None:
@@ -101,10 +127,27 @@ class Breaker:
             time.monotonic() - self._opened_at,
         )
 
+    async def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if the breaker opens meanwhile (a retry's
+        backoff or a pause then becomes a wait on the breaker, with its bound)."""
+        if self.is_open:
+            await anyio.sleep(seconds)
+            return
+        if self._tripped is None:
+            self._tripped = anyio.Event()
+        with anyio.move_on_after(seconds):
+            await self._tripped.wait()
+
+    def deadline(self, held_since: float) -> float:
+        """When a call first held at ``held_since`` (a ``time.monotonic()`` stamp)
+        must fail: ``max_wait`` after that, or after the breaker opened, if sooner."""
+        return min(held_since, self._opened_at) + self.config.max_wait
+
     async def wait(self, deadline: float) -> bool:
         """Wait while the breaker is open: ``True`` when let through as the probe,
         ``False`` once it closed. Raises :class:`BreakerExhausted` at ``deadline``
-        (a ``time.monotonic()`` stamp)."""
+        (a ``time.monotonic()`` stamp; see :meth:`deadline`); a probe that is due
+        goes out even then."""
         while self.is_open:
             now = time.monotonic()
             if now >= self._next_probe:
@@ -128,21 +171,29 @@ class Breaker:
         return clone
 
 
-async def wait_turn(pause: Pause, breaker: Breaker | None, held: float) -> tuple[bool, float]:
+async def wait_turn(pause: Pause, breaker: Breaker | None, held_since: float) -> bool:
     """Wait out the client's pause and its open breaker before an attempt.
 
-    Returns (let through as the breaker's probe?, seconds held by the breaker in
-    all, ``held`` included); raises :class:`BreakerExhausted` once that reaches
-    ``max_wait``.
+    Returns whether the attempt goes out as the breaker's probe. While the
+    breaker is open, the whole wait (the pause included) ends by
+    :meth:`Breaker.deadline` of ``held_since``: then :class:`BreakerExhausted`.
     """
-    while True:
+    if breaker is None:
         await pause.wait()
-        if breaker is None or not breaker.is_open:
-            return False, held
-        started = time.monotonic()
-        try:
-            probe = await breaker.wait(started + breaker.config.max_wait - held)
-        finally:
-            held += time.monotonic() - started
-        if probe:
-            return True, held
+        return False
+    while True:
+        if not breaker.is_open:
+            while (left := pause.remaining()) > 0 and not breaker.is_open:
+                await breaker.sleep(left)
+            if not breaker.is_open:
+                return False
+            continue
+        deadline = breaker.deadline(held_since)
+        if pause.remaining() > 0:  # no probe during a pause, but the bound holds
+            with anyio.move_on_after(deadline - time.monotonic()):
+                await pause.wait()
+            if pause.remaining() > 0 and breaker.is_open and time.monotonic() >= deadline:
+                raise BreakerExhausted
+            continue
+        if await breaker.wait(deadline) and pause.remaining() <= 0:
+            return True

@@ -13,6 +13,7 @@ one). Every error raised names its request, without credentials.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
@@ -287,22 +288,20 @@ class Transport:
         policy, pause, breaker = self.retry, self.pause, self.breaker
         attempt = 0  # attempts this call sent
         retries = 0  # retries used
-        held = 0.0  # seconds this call waited on the open breaker
+        held_since = 0.0  # when this call first found the breaker open (0: never)
         last: UprockAsyncError | None = None
         while True:
             probe = False
-            while (pause.until and pause.remaining() > 0) or (
-                breaker is not None and breaker.is_open
-            ):
+            if (pause.until and pause.remaining() > 0) or (breaker is not None and breaker.is_open):
+                if breaker is not None and breaker.is_open and not held_since:
+                    held_since = time.monotonic()
                 try:
-                    probe, held = await idle(partial(wait_turn, pause, breaker, held))
+                    probe = await idle(partial(wait_turn, pause, breaker, held_since or math.inf))
                 except BreakerExhausted:
                     assert breaker is not None
                     error = last if last is not None else breaker.copy_last_error()
                     self.stats.error(error)
                     raise error from None
-                if probe:
-                    break
             try:
                 return await self._attempt(
                     session, method, url, json, multipart, consume, attempt, idempotent
@@ -325,7 +324,8 @@ class Transport:
                     continue  # the breaker paces what follows: no backoff on top
                 delay = policy.backoff(retries - 1, failure.retry_after)
                 log_retry(last, retries, policy.max_retries, delay)
-                await idle(partial(anyio.sleep, delay))
+                # With a breaker, the backoff ends early if it opens (then it holds the call).
+                await idle(partial(anyio.sleep if breaker is None else breaker.sleep, delay))
 
     async def _attempt(
         self,
