@@ -223,7 +223,12 @@ class Api:
         interval, budget = _validate.wait_args(poll_interval, timeout)
         try:
             return await poll_until_terminal(
-                fetch, poll_interval=interval, give_up_after=budget, cap=cap, what=what
+                fetch,
+                poll_interval=interval,
+                give_up_after=budget,
+                cap=cap,
+                what=what,
+                redact=self.transport.redact,
             )
         except WaitTimeoutError as error:
             self.hooks.failed(error)

@@ -7,10 +7,11 @@ excerpt is redacted before it is cut, so no part of the key survives a cut.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from urllib.parse import quote
 
-__all__ = ["Redact", "excerpt", "redactor"]
+__all__ = ["Redact", "bounded", "excerpt", "redactor"]
 
 _EXCERPT_BYTES = 200
 # How far past the cut a body is decoded and redacted before being cut: a secret
@@ -18,6 +19,9 @@ _EXCERPT_BYTES = 200
 # (an HTTP header, where the key travels, is never near 64 KiB).
 _REDACT_WINDOW = 64 * 1024
 _REDACTED = "[redacted]"
+_QUOTE_CHARS = 120  # a status, code or name quoted from a server in a message
+# Line breaks (every kind str.splitlines knows) and other control characters.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 Redact = Callable[[str], str]
 
@@ -64,3 +68,11 @@ def excerpt(body: bytes, limit: int = _EXCERPT_BYTES, *, redact: Redact | None =
             text = encoded[:limit].decode("utf-8", "ignore")
     suffix = f"… ({len(body)} bytes)" if len(body) > limit else ""
     return repr(text) + suffix
+
+
+def bounded(text: str, redact: Redact, limit: int = _QUOTE_CHARS) -> str:
+    """A short string from a server (a status, a code) as a message may quote it:
+    the key redacted first, control characters and line breaks turned into one
+    space, cut to ``limit`` characters (``…`` marks a cut)."""
+    text = _CONTROL.sub(" ", redact(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"

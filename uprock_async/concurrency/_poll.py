@@ -11,6 +11,7 @@ from typing import Protocol, TypeVar
 import anyio
 
 from .._errors import WaitTimeoutError
+from .._redact import Redact, bounded
 
 __all__ = ["poll_until_terminal"]
 
@@ -35,13 +36,16 @@ async def poll_until_terminal(
     give_up_after: float,
     cap: float,
     what: str,
+    redact: Redact = str,
 ) -> S:
     """``await fetch()`` until the result's ``is_terminal``; return that result.
 
     Waits start at ``poll_interval`` and grow 1.5-fold up to ``max(poll_interval,
     min(cap, 8 * poll_interval))``; they never sleep past the deadline, and a fetch
     still in flight at the deadline is cancelled. After ``give_up_after`` seconds,
-    :class:`~uprock_async.WaitTimeoutError` with the last status seen.
+    :class:`~uprock_async.WaitTimeoutError` with the last status seen (the
+    server's string: ``redact`` ed, on one line and cut short, in the message and
+    in ``last_status`` alike).
     """
     delay = float(poll_interval)
     cap = max(delay, min(cap, delay * 8))
@@ -58,6 +62,8 @@ async def poll_until_terminal(
                 break
             await anyio.sleep(min(delay, remaining))
             delay = min(delay * _GROWTH, cap)
+    if last is not None:
+        last = bounded(last, redact)
     raise WaitTimeoutError(
         f"{what} did not finish within {give_up_after:g} s "
         f"(last status: {last or 'none received'})",

@@ -39,6 +39,7 @@ from .._errors import (
     UprockAsyncError,
     WaitTimeoutError,
 )
+from .._redact import Redact, bounded
 from ..concurrency import AdaptiveConcurrency, ConcurrencyArg, Outcome, ProgressArg, fan_out
 from ..concurrency._adaptive import resolve_concurrency
 from ..concurrency._gates import Progress
@@ -56,6 +57,8 @@ log = logging.getLogger("uprock_async")
 
 _BATCH_CONCURRENCY = 4  # batch requests of one round in flight at once
 _BUFFER = 256  # finished outcomes waiting for the consumer
+
+Finished = tuple[str, int, str]  # a terminal job waiting for its detail: id, index, status
 
 
 class JobWatch(TaskScope, Generic[R]):
@@ -77,6 +80,8 @@ class JobWatch(TaskScope, Generic[R]):
         timeout: float,
         concurrency: int | AdaptiveConcurrency,
         progress: ProgressArg,
+        retryable: Callable[[APIStatusError], bool] = lambda _: False,
+        redact: Redact = str,
     ) -> None:
         if isinstance(job_ids, (str, bytes)):
             raise TypeError("job_ids must be an iterable of ids, not a single id")
@@ -87,6 +92,9 @@ class JobWatch(TaskScope, Generic[R]):
         self._span = timeout
         self._concurrency = concurrency
         self._progress_arg = progress
+        self._retryable = retryable
+        self._redact = redact
+        self._deadline = math.inf
         self._pending: dict[str, tuple[int, str | None]] = {}
         self._receive: MemoryObjectReceiveStream[Outcome[str, R]] | None = None
         self._error: BaseException | None = None
@@ -126,9 +134,9 @@ class JobWatch(TaskScope, Generic[R]):
             self._pending.setdefault(job_id, (position, None))  # first position wins
 
     async def _run(self, send: MemoryObjectSendStream[Outcome[str, R]]) -> None:
-        deadline = anyio.current_time() + self._span
+        deadline = self._deadline = anyio.current_time() + self._span
         async with send, anyio.create_task_group() as workers:
-            details_send, details_receive = anyio.create_memory_object_stream[tuple[str, int]](
+            details_send, details_receive = anyio.create_memory_object_stream[Finished](
                 math.inf  # one small entry per finished id, as the pending set held before
             )
             async with details_send:
@@ -142,27 +150,33 @@ class JobWatch(TaskScope, Generic[R]):
 
     async def _fetch_details(
         self,
-        finished: MemoryObjectReceiveStream[tuple[str, int]],
+        finished: MemoryObjectReceiveStream[Finished],
         send: MemoryObjectSendStream[Outcome[str, R]],
     ) -> None:
         """Each finished job's detail, once, through the fan-out engine (so
-        ``concurrency`` may be an int, ``"auto"`` or a shared limiter)."""
+        ``concurrency`` may be an int, ``"auto"`` or a shared limiter). A fetch
+        still in flight at the watch's deadline is cancelled: that job ends with
+        :class:`~uprock_async.WaitTimeoutError`."""
         detail = self._detail
         assert detail is not None
 
-        async def fetch(entry: tuple[str, int]) -> R:
-            return await detail(entry[0])
+        async def fetch(entry: Finished) -> R:
+            with anyio.move_on_at(self._deadline):
+                return await detail(entry[0])
+            raise self._timeout_error(
+                entry[0], entry[2], "finished, but its detail did not arrive within"
+            )
 
         async with finished, fan_out(fetch, finished, concurrency=self._concurrency) as done:
             async for outcome in done:
-                job_id, index = outcome.item
+                job_id, index, _status = outcome.item
                 await self._emit(send, Outcome(index, job_id, outcome.value, outcome.error))
 
     async def _rounds(
         self,
         deadline: float,
         send: MemoryObjectSendStream[Outcome[str, R]],
-        details: MemoryObjectSendStream[tuple[str, int]],
+        details: MemoryObjectSendStream[Finished],
     ) -> None:
         while self._pending:
             started = anyio.current_time()
@@ -173,7 +187,13 @@ class JobWatch(TaskScope, Generic[R]):
             async with anyio.create_task_group() as round_group:
                 for chunk in chunks:
                     round_group.start_soon(
-                        self._poll_chunk, chunk, limiter, round_group.cancel_scope, send, details
+                        self._poll_chunk,
+                        chunk,
+                        limiter,
+                        round_group.cancel_scope,
+                        deadline,
+                        send,
+                        details,
                     )
             if self._error is not None:
                 return
@@ -188,23 +208,16 @@ class JobWatch(TaskScope, Generic[R]):
         chunk: list[str],
         limiter: anyio.CapacityLimiter,
         round_scope: anyio.CancelScope,
+        deadline: float,
         send: MemoryObjectSendStream[Outcome[str, R]],
-        details: MemoryObjectSendStream[tuple[str, int]],
+        details: MemoryObjectSendStream[Finished],
     ) -> None:
-        async with limiter:
-            try:
-                answer = await self._batch_status(chunk)
-            except APIStatusError as exc:
-                if 400 <= exc.status_code < 500 and not isinstance(exc, RateLimitError):
-                    # 401, 403, other 4xx: no later round can change that answer
-                    self._error = exc
-                    round_scope.cancel()
-                    return
-                log.warning("watch_jobs: a batch status round failed, retrying: %s", exc)
-                return
-            except UprockAsyncError as exc:  # connection errors, timeouts, bad bodies
-                log.warning("watch_jobs: a batch status round failed, retrying: %s", exc)
-                return
+        answer: dict[str, Job | UprockAsyncError] = {}
+        # The deadline cancels a poll in flight (its ids then time out); what an
+        # answer that did arrive says is handed out in full, never cut off.
+        with anyio.move_on_at(deadline):
+            async with limiter:
+                answer = await self._poll(chunk, round_scope)
         for job_id, entry in answer.items():
             slot = self._pending.get(job_id)
             if slot is None:
@@ -218,22 +231,43 @@ class JobWatch(TaskScope, Generic[R]):
                 if self._detail is None:
                     await self._emit(send, Outcome(index, job_id, entry, None))  # type: ignore[arg-type]
                 else:
-                    details.send_nowait((job_id, index))  # unbounded: one entry per id
+                    details.send_nowait((job_id, index, entry.status))  # one entry per id
             elif isinstance(entry, NotFoundError) and entry.code == "missing":
                 continue  # left out of this answer: still pending, the timeout reports it
             else:
                 del self._pending[job_id]
                 await self._emit(send, Outcome(index, job_id, None, entry))
 
+    async def _poll(
+        self, chunk: list[str], round_scope: anyio.CancelScope
+    ) -> dict[str, Job | UprockAsyncError]:
+        """One batch status request; ``{}`` when it failed in a way a later round may not."""
+        try:
+            return await self._batch_status(chunk)
+        except APIStatusError as exc:
+            if 400 <= exc.status_code < 500 and not self._retryable(exc):
+                # 401, 403, other 4xx: no later round can change that answer
+                self._error = exc
+                round_scope.cancel()
+                return {}
+            log.warning("watch_jobs: a batch status round failed, retrying: %s", exc)
+        except UprockAsyncError as exc:  # connection errors, timeouts, bad bodies
+            log.warning("watch_jobs: a batch status round failed, retrying: %s", exc)
+        return {}
+
+    def _timeout_error(self, job_id: str, last: str | None, what: str) -> WaitTimeoutError:
+        """The error of a job still running (or without its detail) at the deadline;
+        the server's status is quoted redacted, on one line and cut short."""
+        status = None if last is None else bounded(last, self._redact)
+        return WaitTimeoutError(
+            f"job {job_id} {what} {self._span:g} s (last status: {status or 'none received'})",
+            last_status=status,
+        )
+
     async def _time_out(self, send: MemoryObjectSendStream[Outcome[str, R]]) -> None:
-        span = f"{self._span:g}"
         for job_id, (index, last) in list(self._pending.items()):
             del self._pending[job_id]
-            error = WaitTimeoutError(
-                f"job {job_id} did not finish within {span} s "
-                f"(last status: {last or 'none received'})",
-                last_status=last,
-            )
+            error = self._timeout_error(job_id, last, "did not finish within")
             await self._emit(send, Outcome(index, job_id, None, error))
 
     async def _emit(
@@ -310,4 +344,12 @@ class _Watch(HasApi):
             timeout=span,
             concurrency=limit,
             progress=progress,
+            retryable=partial(_retryable, self._api.transport.retry.retry_statuses),
+            redact=self._api.transport.redact,
         )
+
+
+def _retryable(statuses: frozenset[int], error: APIStatusError) -> bool:
+    """May a later round get another answer? The client's retryable statuses
+    (408, 429, 5xx by default) and any overload answer."""
+    return error.status_code in statuses or isinstance(error, RateLimitError)
