@@ -1,5 +1,6 @@
 """The OpenAPI specs loaded for tests: refs inlined, operations listed, schemas
-checked with jsonschema, and payloads generated from them with hypothesis.
+checked with jsonschema, FakeServer's exchanges checked against the operation
+that describes them, and payloads generated from the schemas with hypothesis.
 
 The generator is ours, not hypothesis-jsonschema's: that package's object
 strategy relies on hypothesis internals that newer hypothesis releases removed
@@ -10,6 +11,9 @@ refuses any other keyword, so a spec can never be generated from only in part.
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -18,12 +22,16 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from uprock_async import spec
+from uprock_async.testing._screenshotcenter import SC_PREFIX, _multipart
 
 __all__ = [
     "DOCUMENTS",
     "FORMATS",
     "METHODS",
     "RESOLVED",
+    "Exchange",
+    "check",
+    "find",
     "from_schema",
     "inline",
     "operations",
@@ -78,6 +86,131 @@ def operations(name: str) -> dict[tuple[str, str], dict[str, Any]]:
                 )
                 found[(method.upper(), template)] = operation
     return found
+
+
+# -- an exchange FakeServer had, checked against the spec ----------------------------
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request FakeServer received and the answer it gave."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    content_type: str  # the whole header, multipart boundary included
+    body: bytes
+    status: int
+    answer_type: str
+    answer: bytes | None  # None: a streamed answer
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} -> {self.status}"
+
+
+def find(exchange: Exchange) -> tuple[str, tuple[str, str], dict[str, Any]] | None:
+    """The spec, key and operation describing ``exchange``, if any."""
+    if exchange.path.startswith(SC_PREFIX + "/"):
+        name, path = "screenshotcenter", exchange.path.removeprefix(SC_PREFIX)
+    else:
+        name, path = "uprock", exchange.path
+    for (method, template), operation in operations(name).items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if method == exchange.method and re.fullmatch(pattern, path):
+            return name, (method, template), operation
+    return None
+
+
+def _coerce(text: str, schema: dict[str, Any]) -> Any:
+    """A query value as the type its schema declares (query values are text)."""
+    types = schema.get("type", "string")
+    types = types if isinstance(types, list) else [types]
+    for kind, convert in (
+        ("integer", int),
+        ("number", float),
+        ("boolean", {"true": True, "false": False}.__getitem__),
+    ):
+        if kind in types:
+            try:
+                return convert(text)
+            except (KeyError, ValueError):
+                continue
+    return text
+
+
+def check_query(operation: dict[str, Any], query: list[tuple[str, str]]) -> list[str]:
+    declared = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    found = [f"undeclared query parameter {k!r}" for k, _ in query if k not in declared]
+    names = {k for k, _ in query}
+    found += [
+        f"missing query parameter {n!r}"
+        for n, p in declared.items()
+        if p.get("required") and n not in names
+    ]
+    for name, parameter in declared.items():
+        values = [v for k, v in query if k == name]
+        if not values:
+            continue
+        if "content" in parameter:
+            schema = parameter["content"]["application/json"]["schema"]
+            instances: list[Any] = [json.loads(v) for v in values]
+        elif parameter["schema"].get("type") == "array":
+            schema = parameter["schema"]
+            instances = [[_coerce(v, schema["items"]) for v in values]]
+        else:
+            schema = parameter["schema"]
+            instances = [_coerce(v, schema) for v in values]
+        for instance in instances:
+            found += [f"query {name}: {p}" for p in problems(schema, instance)]
+    return found
+
+
+def check_request_body(operation: dict[str, Any], exchange: Exchange) -> list[str]:
+    if "requestBody" not in operation:
+        return [f"unexpected request body {exchange.body[:60]!r}"] if exchange.body else []
+    content = operation["requestBody"]["content"]
+    media = exchange.content_type.split(";")[0].strip()
+    if media not in content:
+        return [f"request media type {media!r} is not one of {sorted(content)}"]
+    schema = content[media]["schema"]
+    if media == "multipart/form-data":
+        fields = _multipart(exchange.content_type, exchange.body)
+        instance: Any = {name: value.decode() for name, (value, _filename) in fields.items()}
+    else:
+        instance = json.loads(exchange.body)
+    return [f"request body: {p}" for p in problems(schema, instance)]
+
+
+def _media_matches(actual: str, declared: str) -> bool:
+    major, _, minor = declared.partition("/")
+    a_major, _, a_minor = actual.partition("/")
+    return declared == "*/*" or (major == a_major and minor in ("*", a_minor))
+
+
+def check_answer(operation: dict[str, Any], exchange: Exchange) -> list[str]:
+    responses = operation["responses"]
+    status = str(exchange.status)
+    response = responses.get(status) or responses.get(f"{status[0]}XX") or responses.get("default")
+    if response is None:
+        return [f"status {status} is not described (only {sorted(responses)})"]
+    content = response.get("content", {})
+    media = next((m for m in content if _media_matches(exchange.answer_type, m)), None)
+    if media is None:
+        return [f"answer media type {exchange.answer_type!r} is not one of {sorted(content)}"]
+    if exchange.answer is None or media != "application/json":
+        return []
+    return [f"answer: {p}" for p in problems(content[media]["schema"], json.loads(exchange.answer))]
+
+
+def check(exchange: Exchange) -> list[str]:
+    found = find(exchange)
+    if found is None:
+        return ["no entry in either spec"]
+    _name, _key, operation = found
+    answer = check_answer(operation, exchange)
+    if exchange.status >= 300:  # requests the spec forbids are sent on purpose, to get errors
+        return answer
+    return check_query(operation, exchange.query) + check_request_body(operation, exchange) + answer
 
 
 # -- payloads from schemas ---------------------------------------------------------

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +26,10 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 
 from tests.conftest import FAST_RETRY
-from tests.spec_support import DOCUMENTS, FORMATS, operations, problems
+from tests.spec_support import DOCUMENTS, FORMATS, Exchange, check, find, operations, problems
 from uprock_async import ScreenshotCenterClient, UprockClient, spec
 from uprock_async.testing import FakeServer
-from uprock_async.testing._screenshotcenter import SC_PREFIX, _multipart
+from uprock_async.testing._screenshotcenter import SC_PREFIX
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -107,23 +106,6 @@ def test_the_seeds_reference_payloads_are_the_specs_examples() -> None:
 # -- 2. FakeServer answers as described ----------------------------------------------
 
 
-@dataclass(frozen=True)
-class Exchange:
-    """One request FakeServer received and the answer it gave."""
-
-    method: str
-    path: str
-    query: list[tuple[str, str]]
-    content_type: str  # the whole header, multipart boundary included
-    body: bytes
-    status: int
-    answer_type: str
-    answer: bytes | None  # None: a streamed answer
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.path} -> {self.status}"
-
-
 @pytest.fixture
 async def recorded() -> AsyncIterator[tuple[FakeServer, list[Exchange]]]:
     """A FakeServer that also keeps every exchange, its own error answers included."""
@@ -154,111 +136,6 @@ async def recorded() -> AsyncIterator[tuple[FakeServer, list[Exchange]]]:
     server.app.middlewares.insert(0, keep)  # outermost: sees the fake's own 401s too
     async with server:
         yield server, exchanges
-
-
-def find(exchange: Exchange) -> tuple[str, tuple[str, str], dict[str, Any]] | None:
-    """The spec, key and operation describing ``exchange``, if any."""
-    if exchange.path.startswith(SC_PREFIX + "/"):
-        name, path = "screenshotcenter", exchange.path.removeprefix(SC_PREFIX)
-    else:
-        name, path = "uprock", exchange.path
-    for (method, template), operation in operations(name).items():
-        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
-        if method == exchange.method and re.fullmatch(pattern, path):
-            return name, (method, template), operation
-    return None
-
-
-def _coerce(text: str, schema: dict[str, Any]) -> Any:
-    """A query value as the type its schema declares (query values are text)."""
-    types = schema.get("type", "string")
-    types = types if isinstance(types, list) else [types]
-    for kind, convert in (
-        ("integer", int),
-        ("number", float),
-        ("boolean", {"true": True, "false": False}.__getitem__),
-    ):
-        if kind in types:
-            try:
-                return convert(text)
-            except (KeyError, ValueError):
-                continue
-    return text
-
-
-def check_query(operation: dict[str, Any], query: list[tuple[str, str]]) -> list[str]:
-    declared = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
-    found = [f"undeclared query parameter {k!r}" for k, _ in query if k not in declared]
-    names = {k for k, _ in query}
-    found += [
-        f"missing query parameter {n!r}"
-        for n, p in declared.items()
-        if p.get("required") and n not in names
-    ]
-    for name, parameter in declared.items():
-        values = [v for k, v in query if k == name]
-        if not values:
-            continue
-        if "content" in parameter:
-            schema = parameter["content"]["application/json"]["schema"]
-            instances: list[Any] = [json.loads(v) for v in values]
-        elif parameter["schema"].get("type") == "array":
-            schema = parameter["schema"]
-            instances = [[_coerce(v, schema["items"]) for v in values]]
-        else:
-            schema = parameter["schema"]
-            instances = [_coerce(v, schema) for v in values]
-        for instance in instances:
-            found += [f"query {name}: {p}" for p in problems(schema, instance)]
-    return found
-
-
-def check_request_body(operation: dict[str, Any], exchange: Exchange) -> list[str]:
-    if "requestBody" not in operation:
-        return [f"unexpected request body {exchange.body[:60]!r}"] if exchange.body else []
-    content = operation["requestBody"]["content"]
-    media = exchange.content_type.split(";")[0].strip()
-    if media not in content:
-        return [f"request media type {media!r} is not one of {sorted(content)}"]
-    schema = content[media]["schema"]
-    if media == "multipart/form-data":
-        fields = _multipart(exchange.content_type, exchange.body)
-        instance: Any = {name: value.decode() for name, (value, _filename) in fields.items()}
-    else:
-        instance = json.loads(exchange.body)
-    return [f"request body: {p}" for p in problems(schema, instance)]
-
-
-def _media_matches(actual: str, declared: str) -> bool:
-    major, _, minor = declared.partition("/")
-    a_major, _, a_minor = actual.partition("/")
-    return declared == "*/*" or (major == a_major and minor in ("*", a_minor))
-
-
-def check_answer(operation: dict[str, Any], exchange: Exchange) -> list[str]:
-    responses = operation["responses"]
-    status = str(exchange.status)
-    response = responses.get(status) or responses.get(f"{status[0]}XX") or responses.get("default")
-    if response is None:
-        return [f"status {status} is not described (only {sorted(responses)})"]
-    content = response.get("content", {})
-    media = next((m for m in content if _media_matches(exchange.answer_type, m)), None)
-    if media is None:
-        return [f"answer media type {exchange.answer_type!r} is not one of {sorted(content)}"]
-    if exchange.answer is None or media != "application/json":
-        return []
-    return [f"answer: {p}" for p in problems(content[media]["schema"], json.loads(exchange.answer))]
-
-
-def check(exchange: Exchange) -> list[str]:
-    found = find(exchange)
-    if found is None:
-        return ["no entry in either spec"]
-    _name, _key, operation = found
-    answer = check_answer(operation, exchange)
-    if exchange.status >= 300:  # requests the spec forbids are sent on purpose, to get errors
-        return answer
-    return check_query(operation, exchange.query) + check_request_body(operation, exchange) + answer
 
 
 JOB = "https://example.com/page"
@@ -333,6 +210,12 @@ async def drive_uprock(
     for method, path, body in requests:
         async with raw.request(method, url + path, json=body, headers=key) as answer:
             await answer.read()
+    # The download answers integrations see besides the documented 202.
+    server.uprock.not_ready_status = 409
+    server.uprock.archived.add(ids[0])
+    for job_id in (pending, ids[0]):  # 409, 410
+        async with raw.get(f"{url}/crawl/v1/jobs/{job_id}/download", headers=key) as answer:
+            await answer.read()
 
 
 async def drive_screenshotcenter(
@@ -386,7 +269,11 @@ async def drive_screenshotcenter(
         await client.cancel_batch(running.id)
 
     url, key = server.screenshotcenter_url, {"X-API-KEY": server.api_key}
+    server.screenshot_completion_delay = 30.0  # so its thumbnail is not ready yet
+    async with raw.get(f"{url}/screenshot/create", params={"url": JOB}, headers=key) as made:
+        unfinished = (await made.json())["data"]["id"]
     requests: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("GET", f"/screenshot/thumbnail?id={unfinished}", None),  # 404, not ready
         ("GET", f"/batch/download?id={running.id}", None),  # not finished yet
         ("GET", "/crawl/info?id=x", None),
         ("GET", "/crawl/info?id=99999999", None),
@@ -404,7 +291,9 @@ async def drive_screenshotcenter(
         ("GET", f"/screenshot/video?id={crawl.screenshots[1].id}", None),  # none recorded
         ("POST", "/batch/cancel", {"id": 99999999}),
         ("GET", "/batch/info?id=99999999", None),
+        ("GET", "/account/info", None),  # 429, as injected below
     ]
+    server.inject(f"{SC_PREFIX}/account/info", status=429, times=1, retry_after=7)
     for method, path, body in requests:
         async with raw.request(method, url + path, json=body, headers=key) as answer:
             await answer.read()
@@ -453,4 +342,4 @@ async def test_fake_server_answers_every_endpoint_as_the_specs_say(
     described = {(name, *key) for name in spec.NAMES for key in operations(name)}
     assert set(seen) == described
     assert {key for key, kinds in seen.items() if 2 not in kinds} == set()
-    assert {202, 400, 401, 404} <= {e.status for e in exchanges}
+    assert {202, 400, 401, 404, 409, 410, 429} <= {e.status for e in exchanges}

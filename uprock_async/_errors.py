@@ -37,6 +37,7 @@ header.
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -60,6 +61,7 @@ __all__ = [
     "UprockAsyncError",
     "WaitTimeoutError",
     "excerpt",
+    "fields_text",
     "is_overload",
     "parse_retry_after",
     "redactor",
@@ -171,6 +173,8 @@ class APIStatusError(UprockAsyncError):
             parts.append(f"code={self.code}")
         if self.request_id:
             parts.append(f"request_id={self.request_id}")
+        if self.fields:  # which argument is wrong, and why: the point of a validation error
+            parts.append(f"fields: {fields_text(self.fields)}")
         return " ".join(parts)
 
 
@@ -237,6 +241,7 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
+    410: NotFoundError,  # gone: as absent as a 404 for the caller, and never coming back
     422: BadRequestError,
     429: RateLimitError,
 }
@@ -253,54 +258,43 @@ _BY_PREFIX: tuple[tuple[str, type[APIStatusError]], ...] = (
 )
 
 # ScreenshotCenter's codes; more specific than a generic 400 or a 200 envelope.
+# fmt: off
 _BY_CODE: dict[str, type[APIStatusError]] = {
-    "VALIDATION_ERROR": BadRequestError,
-    "INVALID_REQUEST": BadRequestError,
-    "INVALID_API_KEY": AuthenticationError,
-    "UNAUTHORIZED": AuthenticationError,
-    "MISSING_API_KEY": AuthenticationError,
-    "FORBIDDEN": PermissionDeniedError,
-    "NOT_FOUND": NotFoundError,
-    "RATE_LIMIT_EXCEEDED": RateLimitError,
-    "RATE_LIMITED": RateLimitError,
-    "TOO_MANY_REQUESTS": RateLimitError,
+    "VALIDATION_ERROR": BadRequestError, "INVALID_REQUEST": BadRequestError,
+    "INVALID_API_KEY": AuthenticationError, "UNAUTHORIZED": AuthenticationError,
+    "MISSING_API_KEY": AuthenticationError, "FORBIDDEN": PermissionDeniedError,
+    "NOT_FOUND": NotFoundError, "RATE_LIMIT_EXCEEDED": RateLimitError,
+    "RATE_LIMITED": RateLimitError, "TOO_MANY_REQUESTS": RateLimitError,
     "INTERNAL_ERROR": ServerError,
 }
 
+# What a message says for a status when the body says nothing.
 _REASONS = {
-    400: "bad request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not found",
-    408: "request timeout",
-    409: "conflict",
-    422: "unprocessable entity",
-    429: "too many requests",
-    500: "internal server error",
-    502: "bad gateway",
-    503: "service unavailable",
-    504: "gateway timeout",
+    400: "bad request", 401: "unauthorized", 403: "forbidden", 404: "not found",
+    408: "request timeout", 409: "conflict", 410: "gone", 422: "unprocessable entity",
+    429: "too many requests", 500: "internal server error", 502: "bad gateway",
+    503: "service unavailable", 504: "gateway timeout",
 }
+# fmt: on
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), else ``None``."""
-    if not value:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), else ``None``:
+    never an exception, never NaN or inf (``soon``, a date in year 10**20: ``None``)."""
+    if not value or not isinstance(value, str):
         return None
     value = value.strip()
     try:
         seconds = float(value)
     except ValueError:
         try:
+            # A date's year is unbounded: past 9999 datetime raises ValueError, past
+            # a C long OverflowError.
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+            seconds = when.timestamp() - (time.time() if now is None else now)
+        except (TypeError, ValueError, IndexError, OverflowError, OSError):
             return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN / inf
-        return None
-    return max(0.0, seconds)
+    return max(0.0, seconds) if math.isfinite(seconds) else None  # not NaN, not inf
 
 
 _OVERLOAD_STATUSES = frozenset({429, 503})
@@ -315,18 +309,23 @@ def is_overload(error: BaseException | None = None, status: int = 0) -> bool:
     return isinstance(error, APIStatusError) and error.status_code in _OVERLOAD_STATUSES
 
 
-def _body_fields(body: bytes) -> tuple[str | None, str | None, str | None, dict[str, Any] | None]:
-    """``(message, code, request_id, fields)`` from any error body shape we know."""
+# (message, code, request_id, fields, retry_after) of an error body; None: not said.
+_Said = tuple[str | None, str | None, str | None, dict[str, Any] | None, float | None]
+_NOTHING: _Said = (None, None, None, None, None)
+
+
+def _body_fields(body: bytes) -> _Said:
+    """What an error body says, in any error body shape we know."""
     if body.lstrip()[:1] not in (b'"', b"{", b"["):
-        return None, None, None, None
+        return _NOTHING
     try:
         data = msgspec.json.decode(body)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        return None, None, None, None
+        return _NOTHING
     if isinstance(data, str):
-        return data, None, None, None
+        return data, None, None, None, None
     if not isinstance(data, dict):
-        return None, None, None, None
+        return _NOTHING
     message = data.get("error", data.get("message"))
     if isinstance(message, dict):  # {"error": {"message": ..., "code": ...}}
         inner = message
@@ -337,12 +336,44 @@ def _body_fields(body: bytes) -> tuple[str | None, str | None, str | None, dict[
     request_id = details.get("request_id") if isinstance(details, dict) else None
     request_id = request_id if request_id is not None else data.get("request_id")
     fields = data.get("fields")
+    wait = data.get("retry_after")  # seconds: ScreenshotCenter's 429 (the JS SDK's fixture)
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not abs(wait) < 2**1000:
+        wait = None  # not a number, or NaN, or one no float holds
     return (
         message if isinstance(message, str) else None,
         code if isinstance(code, str) else None,
         str(request_id) if isinstance(request_id, (str, int)) else None,
         fields if isinstance(fields, dict) else None,
+        None if wait is None else max(0.0, float(wait)),
     )
+
+
+def fields_text(fields: Mapping[str, Any] | None) -> str:
+    """Validation ``fields`` (name to a list of messages, as documented, or to one
+    message) on one bounded line: ``url: URL is required; country: …``."""
+
+    def line(item: Any, limit: int) -> str:  # white space and line breaks made one space
+        text = " ".join(str(item).split())
+        return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+    parts = []
+    for name, value in (fields or {}).items():
+        texts = [line(m, 200) for m in (value if isinstance(value, list) else [value])]
+        parts.append(f"{line(name, 100)}: {', '.join(t for t in texts if t) or '-'}")
+    return line("; ".join(parts), 500)
+
+
+def _scrub_fields(fields: dict[str, Any], scrub: Redact) -> dict[str, Any]:
+    """``fields`` with the key taken out of every name and message, same shape."""
+
+    def clean(item: Any) -> Any:
+        text = str(item)
+        return item if scrub(text) == text else scrub(text)
+
+    return {
+        scrub(str(name)): [clean(m) for m in value] if isinstance(value, list) else clean(value)
+        for name, value in fields.items()
+    }
 
 
 def _class_for(status: int, message: str | None, code: str | None) -> type[APIStatusError]:
@@ -364,7 +395,7 @@ def _class_for(status: int, message: str | None, code: str | None) -> type[APISt
             if lowered.startswith(prefix):
                 return prefixed
     if 400 <= status < 500:
-        return BadRequestError if status in (400, 405, 409, 410, 413, 415) else APIStatusError
+        return BadRequestError if status in (400, 405, 409, 413, 415) else APIStatusError
     return APIStatusError
 
 
@@ -379,13 +410,12 @@ def status_error(
 ) -> APIStatusError:
     """Build the exception for an error answer (any status, any body shape).
 
-    ``redact`` is a secret (the API key), or a function that removes it, that
-    must not appear in the message, code or request id even if a server echoes
-    it back. ``method`` and ``url`` name the request (already free of
-    credentials).
+    ``redact`` is a secret (the API key), or a function that removes it, kept out
+    of the message, code, request id and fields even if a server echoes it back.
+    ``method`` and ``url`` name the request (already free of credentials).
     """
     scrub = (redactor(redact) if redact else None) if isinstance(redact, str) else redact
-    message, code, request_id, fields = _body_fields(body)
+    message, code, request_id, fields, wait = _body_fields(body)
     if request_id is None and headers is not None:
         request_id = headers.get("X-Request-Id") or headers.get("x-request-id")
     cls = _class_for(status, message, code)
@@ -393,22 +423,22 @@ def status_error(
         reason = _REASONS.get(status, "error")
         # The excerpt redacts before it cuts: a key across the cut goes whole.
         message = f"{reason} (body: {excerpt(body, redact=scrub)})" if body.strip() else reason
-    if scrub is not None:
-        # str(exc) shows the code and request id too: a server echoing the key
-        # in any of them must not put it in a message or a log line.
+    if scrub is not None:  # str(exc) shows all four: none may carry an echoed key
         message = scrub(message)
         code = scrub(code) if code else code
         request_id = scrub(request_id) if request_id else request_id
-    kwargs: dict[str, Any] = {
-        "status_code": status,
-        "code": code,
-        "request_id": request_id,
-        "body": body,
-        "fields": fields,
-        "method": method,
-        "url": url,
-    }
-    if cls is RateLimitError:
-        retry_after = parse_retry_after(headers.get("Retry-After")) if headers else None
-        return RateLimitError(message, retry_after=retry_after, **kwargs)
-    return cls(message, **kwargs)
+        fields = _scrub_fields(fields, scrub) if fields else fields
+    error = cls(
+        message,
+        status_code=status,
+        code=code,
+        request_id=request_id,
+        body=body,
+        fields=fields,
+        method=method,
+        url=url,
+    )
+    if isinstance(error, RateLimitError):  # the header wins over a body's "retry_after"
+        header = parse_retry_after(headers.get("Retry-After")) if headers else None
+        error.retry_after = wait if header is None else header
+    return error

@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 
 from .._errors import APIStatusError, ResponseDecodeError
-from ._failures import Failure
+from ._failures import Failure, not_ready_message
 
 __all__ = [
     "check_dest",
@@ -147,14 +147,12 @@ def _remove_dirs(created: list[Path]) -> None:
 
 
 def check_ready(status: int, not_ready: frozenset[int]) -> None:
-    """A status in ``not_ready`` (Uprock's 202) is not content: retried like a 503."""
+    """A status in ``not_ready`` (Uprock's 202) is not content: retried like a 503,
+    then raised as :class:`APIStatusError`. (One >= 400, Uprock's 409, never gets
+    here: the retry loop reads it first; see :func:`~._failures.expecting`.)"""
     if status in not_ready:
         raise Failure(
-            APIStatusError(
-                f"the content is not ready yet (HTTP {status}, processing incomplete); "
-                "try again shortly",
-                status_code=status,
-            ),
+            APIStatusError(not_ready_message(status), status_code=status),
             retryable=True,
             sent=True,
         )

@@ -9,7 +9,9 @@ attempt may be tried again and whether it may have reached the server.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import NamedTuple
 
 import aiohttp
@@ -20,11 +22,21 @@ from .._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    RateLimitError,
     UprockAsyncError,
     parse_retry_after,
 )
 
-__all__ = ["Failure", "NotResent", "exception_failure", "no_resend", "status_failure"]
+__all__ = [
+    "Expected",
+    "Failure",
+    "NotResent",
+    "exception_failure",
+    "expecting",
+    "no_resend",
+    "not_ready_message",
+    "status_failure",
+]
 
 
 class Failure(Exception):
@@ -116,7 +128,78 @@ def exception_failure(
     return Failure(rule.error(text), retryable=rule.retryable, sent=rule.sent)
 
 
+class Expected(NamedTuple):
+    """What a download's error statuses mean (see :func:`expecting`)."""
+
+    not_ready: frozenset[int]  # "processing incomplete, retry shortly": retried like a 503
+    gone: frozenset[int]  # the content will never come back: not retried
+
+
+#: What the calling task's download in progress expects; ``None``: nothing special.
+_expected: ContextVar[Expected | None] = ContextVar("uprock_async_expected", default=None)
+
+
+@contextmanager
+def expecting(*, not_ready: frozenset[int], gone: frozenset[int]) -> Iterator[None]:
+    """Within the block, the task's error answers whose status is in ``not_ready``
+    are "not ready yet" (retried, then a clear error) and those in ``gone`` say the
+    content is gone. The retry loop reads an error answer before any step of the
+    request (a download's ``check_ready``) sees it, so this is how an API that
+    answers "not ready" with a status >= 400 (Uprock's 409) tells it."""
+    token = _expected.set(Expected(not_ready, gone))
+    try:
+        yield
+    finally:
+        _expected.reset(token)
+
+
+def _said(error: APIStatusError) -> str:
+    """The service's own words, on one line and short (they may be a whole page)."""
+    text = " ".join(error.message.split())
+    return text if len(text) <= 200 else text[:199] + "\u2026"
+
+
+def not_ready_message(status: int, said: str = "processing incomplete") -> str:
+    """What a "not ready yet" error says: the content is never saved or returned."""
+    return (
+        f"the content is not ready yet (HTTP {status}: {said}); wait until the job is "
+        "completed (wait_for_job), or try again shortly"
+    )
+
+
+def _restated(error: APIStatusError, cls: type[APIStatusError], message: str) -> APIStatusError:
+    """``error`` saying ``message``, with the service's code, request id and body."""
+    return cls(
+        message,
+        status_code=error.status_code,
+        code=error.code,
+        request_id=error.request_id,
+        body=error.body,
+        fields=error.fields,
+        method=error.method,
+        url=error.url,
+    )
+
+
 def status_failure(error: APIStatusError, headers: Mapping[str, str], retryable: bool) -> Failure:
-    """The :class:`Failure` for an error answer, with its ``Retry-After`` (seconds)."""
+    """The :class:`Failure` for an error answer, with its ``Retry-After`` (seconds).
+
+    An unparseable ``Retry-After`` is ignored; without one, a 429's numeric
+    ``retry_after`` in the body counts the same (ScreenshotCenter's shape).
+    Within :func:`expecting`, a "not ready" status is retried and a "gone" one
+    is not, each with a message that says so.
+    """
     retry_after = parse_retry_after(headers.get("Retry-After"))
+    if retry_after is None and isinstance(error, RateLimitError):
+        retry_after = error.retry_after  # status_error read the body's "retry_after"
+    expected = _expected.get()
+    if expected is not None and error.status_code in expected.not_ready:
+        message = not_ready_message(error.status_code, _said(error))
+        error, retryable = _restated(error, APIStatusError, message), True
+    elif expected is not None and error.status_code in expected.gone:
+        message = (
+            f"the content is gone (HTTP {error.status_code}: {_said(error)}): the service "
+            "archived it and serves it no more, so it cannot be downloaded again"
+        )
+        error, retryable = _restated(error, type(error), message), False
     return Failure(error, retryable=retryable, sent=True, retry_after=retry_after)

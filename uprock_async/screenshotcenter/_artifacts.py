@@ -18,7 +18,7 @@ import anyio
 
 from .. import _validate
 from .._api import SMALL_FAN_OUT, HasApi, query
-from .._errors import UprockAsyncError
+from .._errors import NotFoundError, UprockAsyncError
 from .._validate import KINDS
 from ..concurrency import ConcurrencyArg, ProgressArg
 from ._core import check_options, crawl_info, screenshot_info
@@ -174,6 +174,15 @@ async def _first_error_wins(fn: Callable[[str], Awaitable[None]], items: Iterabl
         raise failures[0]
 
 
+def _suggest_waiting(error: NotFoundError, screenshot_id: int) -> None:
+    """Add to a 404's message what to do when the artifact is only not ready yet."""
+    error.message = (
+        f"{error.message} (not found, or not ready yet: if screenshot {screenshot_id} "
+        f"is still processing, await wait_for_screenshot({screenshot_id}) first)"
+    )
+    error.args = (error.message,)
+
+
 class _Artifacts(HasApi):
     @overload
     async def download_screenshot(
@@ -201,10 +210,20 @@ class _Artifacts(HasApi):
         temporary file beside ``dest``, renamed over it only once complete (a
         failed or truncated transfer leaves nothing at ``dest``; missing folders
         are created) and returns ``dest`` as a ``Path``.
+
+        An artifact that is not there yet is a 404 like one that never will be
+        (the service documents "not found or not ready"): on a screenshot still
+        processing this raises :class:`~uprock_async.NotFoundError`, whose message
+        says to :meth:`wait_for_screenshot` first.
         """
         screenshot_id = _validate.positive_id(screenshot_id, "screenshot_id")
         (kind,) = _validate.kinds((kind,))
-        return await self._api.download(self._artifact_url(screenshot_id, kind, options), dest=dest)
+        url = self._artifact_url(screenshot_id, kind, options)
+        try:
+            return await self._api.download(url, dest=dest)
+        except NotFoundError as error:
+            _suggest_waiting(error, screenshot_id)
+            raise
 
     def _artifact_url(self, screenshot_id: int, kind: str, options: dict[str, Any]) -> Any:
         check_options(options, _IMAGE_OPTIONS if kind == "image" else _NO_OPTIONS)

@@ -1,6 +1,9 @@
 """Deterministic, realistic payloads for FakeServer (same seed, same bytes).
 
 Pure functions of a seeded RNG or of their arguments; the services keep the state.
+The shapes are the seed pages' (a job detail, a crawl and its screenshots) and
+the official ScreenshotCenter SDKs' (``has_*``); the values in them are
+generated, and the contents of downloads and artifacts are made up (see each).
 """
 
 from __future__ import annotations
@@ -316,7 +319,7 @@ _ZIP_TIME = (2026, 2, 1, 0, 0, 0)  # fixed, so the same batch zips to the same b
 
 def artifact_bytes(shot_id: int, kind: str, options: dict[str, str], size: int) -> bytes:
     """The deterministic content of one ScreenshotCenter artifact (``kind``: image,
-    html, pdf or video): a file-type magic, then filler."""
+    html, pdf or video): a file-type magic, then filler (not a real image or page)."""
     key = f"{shot_id}:{kind}:{sorted(options.items())}".encode()
     block = hashlib.sha256(key).digest() * 64  # 2 KiB
     magic = _MAGIC[kind]
@@ -325,7 +328,10 @@ def artifact_bytes(shot_id: int, kind: str, options: dict[str, str], size: int) 
 
 
 def batch_zip(urls: list[str], batch_id: int, size: int) -> bytes:
-    """A ScreenshotCenter batch download: its ``urls.txt`` and one image per URL."""
+    """A ScreenshotCenter batch download: its ``urls.txt`` and one image per URL.
+
+    A guess: no official page or SDK shows what the zip holds or how its files
+    are named."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(zipfile.ZipInfo("urls.txt", _ZIP_TIME), "\n".join(urls) + "\n")

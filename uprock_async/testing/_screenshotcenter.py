@@ -5,11 +5,20 @@ Stateful and deterministic. Created crawls, screenshots and batches start
 ``screenshot_completion_delay`` / ``batch_completion_delay`` seconds have
 passed (checked whenever they are read, no background tasks). Artifacts are
 ``artifact_size`` bytes derived from the screenshot id, kind and options
-(same request, same bytes), served after ``artifact_latency`` seconds.
-Batch downloads are real zip files. Bad arguments answer the service's 400
-``VALIDATION_ERROR`` shape. Screenshots made here and batches carry the ``null``
-fields of the official SDK's fixtures (``error``, ``region``; ``final_url`` and
-``finished_at`` while processing).
+(same request, same bytes), served after ``artifact_latency`` seconds; one that
+is not there yet (the screenshot is still processing) answers 404, as the
+endpoint pages document ("Screenshot not found or not ready"). Batch downloads
+are real zip files.
+
+The shapes follow the endpoint pages and the official SDKs' fixtures: bad
+arguments answer the 400 ``VALIDATION_ERROR`` shape with a list of messages
+per field; a 429 the JS SDK's ``{"error", "code", "retry_after"}``; screenshots
+made here carry the fixtures' ``null`` fields (``error``, ``region``;
+``final_url`` and ``finished_at`` while processing); a batch's ``error`` is
+``""`` (the documented list example), left out (the SDK fixtures) or ``null``
+(the SDK's types allow it), by batch id, and ``batch/list`` leaves out
+``zip_url`` as the documented example does. Messages and codes not shown on a
+page are FakeServer's own (marked "guess").
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ _CONTENT_TYPES = {
     "video": "video/webm",
 }
 _DELETE_DATA = frozenset({"image", "metadata", "url", "all"})
-_BAD_ID = "must be a positive integer"
+_BAD_ID = "must be a positive integer"  # guess, as every validation message here
 
 
 def _int_param(request: web.Request, name: str = "id") -> int | None:
@@ -85,7 +94,14 @@ async def _json_object(request: web.Request) -> dict[str, Any] | None:
 
 
 def _not_found(what: str) -> web.Response:
+    # guess: the pages' 404 examples are copies of their 401 (INVALID_API_KEY)
     return screenshotcenter_error(404, f"{what} not found", code="NOT_FOUND")
+
+
+def _batch_error(batch_id: int) -> dict[str, Any]:
+    """A new batch's ``error``, in each of the three forms the sources show."""
+    forms: list[dict[str, Any]] = [{"error": ""}, {}, {"error": None}]
+    return forms[batch_id % 3]
 
 
 class ScreenshotCenterService(Service):
@@ -250,7 +266,7 @@ class ScreenshotCenterService(Service):
         if crawl is None:
             return _not_found("Crawl")
         if self.crawl_due.pop(crawl_id, None) is not None:
-            crawl["status"] = "cancelled"
+            crawl["status"] = "cancelled"  # the status the JS SDK stops on
             self.invalidate(crawl_id)
         return envelope({k: v for k, v in crawl.items() if k != "screenshots"})
 
@@ -310,7 +326,7 @@ class ScreenshotCenterService(Service):
             shot["url"] = shot["final_url"] = ""
         else:
             self.deleted.add(shot_id)
-        return json_response({"success": True, "data": None})
+        return json_response({"success": True, "data": None})  # guess: no page shows it
 
     @route("GET", "/screenshot/thumbnail", kind="image")
     @route("GET", "/screenshot/html", kind="html")
@@ -325,6 +341,10 @@ class ScreenshotCenterService(Service):
         if shot is None:
             return _not_found("Screenshot")
         finished = shot["status"] == "finished"
+        if not finished:  # the words of the thumbnail page's 404 (its code: a guess)
+            return screenshotcenter_error(
+                404, "Screenshot not found or not ready", code="NOT_FOUND"
+            )
         has = (
             finished and shot_id not in self.deleted_images
             if kind == "image"
@@ -356,7 +376,7 @@ class ScreenshotCenterService(Service):
         self.batches[batch_id] = batch = {
             "id": batch_id,
             "status": "processing",
-            "error": None,  # as in the official SDK's fixtures
+            **_batch_error(batch_id),
             "count": len(urls),
             "processed": 0,
             "failed": 0,
@@ -379,7 +399,8 @@ class ScreenshotCenterService(Service):
     @route("GET", "/batch/list")
     async def batch_list(self, request: web.Request) -> web.StreamResponse:
         self.advance()
-        return _page(request, [self.batches[i] for i in sorted(self.batches)])
+        listed = [self.batches[i] for i in sorted(self.batches)]
+        return _page(request, [{k: v for k, v in b.items() if k != "zip_url"} for b in listed])
 
     @route("POST", "/batch/cancel")
     async def batch_cancel(self, request: web.Request) -> web.StreamResponse:
@@ -392,14 +413,14 @@ class ScreenshotCenterService(Service):
             return _not_found("Batch")
         if self.batch_due.pop(batch_id, None) is not None:
             self.batches[batch_id]["status"] = "cancelled"
-        return json_response({"success": True, "data": None})
+        return json_response({"success": True, "data": None})  # guess: no page shows it
 
     @route("GET", "/batch/download")
     async def batch_download(self, request: web.Request) -> web.StreamResponse:
         batch = self._batch(request)
         if batch is None:
             return _not_found("Batch")
-        if batch["status"] != "finished":
+        if batch["status"] != "finished":  # guess: no page says what this answers
             return screenshotcenter_error(400, "Batch is not finished", code="NOT_READY")
         body = _data.batch_zip(self.batch_urls[batch["id"]], batch["id"], self.artifact_size)
         return web.Response(body=body, content_type="application/zip")

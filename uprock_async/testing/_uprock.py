@@ -3,11 +3,20 @@
 Stateful and deterministic: ids come from the server's seeded RNG. A job made by
 ``POST /crawl/v1/new`` is ``pending``, ``running`` after half of
 ``job_completion_delay`` and ``completed`` after all of it, when its result
-appears; until then its download answers ``202`` "processing incomplete".
-Sessions turn ``expired`` after their ``duration_seconds``. Bad requests answer
-400 with Uprock's bare JSON string ``"invalid request: …"``. Empty lists and maps
-go out as ``null``, as the Go service sends a nil slice or map (a session's
-``job_ids`` and ``placement``, a detail's cookies without ``parse_cookies``).
+appears; until then its download answers ``not_ready_status`` (``202``
+"processing incomplete", the documented code, or ``409`` as integrations see
+it), and a job in ``archived`` answers ``410`` (content gone). Sessions last
+``duration_seconds`` (default 60, as documented), then turn ``expired``.
+
+The shapes follow the service's reference pages: job endpoints answer errors
+with a bare JSON string (``"invalid request: …"``), session endpoints with
+``{"error": "…"}``; a new session has ``"job_ids": []`` and ``null``
+``device_id``, ``placement`` and ``closed_at``; batch status entries are
+``{"job"}`` or ``{"error": "not_found" | "invalid_uuid"}``, and their jobs come
+with or without ``placement``/``session_id``, as the pages' examples differ.
+Empty lists and maps of a detail go out as ``null``, as a Go service sends a nil
+slice (the cookies without ``parse_cookies``). Every other wording or rule
+marked "guess" below is FakeServer's own, not the service's.
 """
 
 from __future__ import annotations
@@ -35,10 +44,22 @@ __all__ = ["UprockService", "download_content"]
 _METHODS = frozenset(
     {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "SOLANA_JSON_RPC", "CRAWL_FULL_PAGE"}
 )
-_DEFAULT_SESSION_SECONDS = 600
+_DEFAULT_SESSION_SECONDS = 60  # the createSession page: "Default 60"
+_SESSION_PATHS = ("/crawl/v1/session/",)
 _BATCH_LIMIT = 1000
 _JOB_NOT_FOUND = "not found: job does not exist or you are not authorized to view it"
+# The wording of these, and of every message below, is a guess: the pages show only
+# "invalid request: url is required", "unauthorized: …" and "internal server error: …".
 _SESSION_NOT_FOUND = "not found: session does not exist or you are not authorized to view it"
+_NOT_READY = {
+    202: "processing incomplete: retry shortly",
+    409: "conflict: job not yet completed",
+}
+_GONE = "gone: job archived, content no longer available"
+_UNAUTHORIZED = "unauthorized: invalid or missing API key"
+# Set by ``authorized`` on a session request with a wrong key: the session routes
+# answer that 401 themselves, in their own (object) error shape.
+_SESSION_UNAUTHORIZED = web.RequestKey("uprock_session_unauthorized", bool)
 
 
 class _Seeded(Protocol):
@@ -149,8 +170,17 @@ async def _json(request: web.Request) -> Any:
         raise _BadRequest("body is not valid JSON") from None
 
 
-def _bad_request(message: str) -> web.Response:
-    return uprock_error(400, f"invalid request: {message}")
+def _bad_request(message: str, *, wrapped: bool = False) -> web.Response:
+    return uprock_error(400, f"invalid request: {message}", wrapped=wrapped)
+
+
+def _batch_job(job: dict[str, Any]) -> dict[str, Any]:
+    """A job as a batch status entry carries it: the getBatchJobStatus example has no
+    ``placement`` or ``session_id`` keys, the other pages' examples have both. Which
+    jobs lose them (about half, by id) is FakeServer's choice."""
+    if sum(str(job["job_id"]).encode()) % 2:
+        return {k: v for k, v in job.items() if k not in ("placement", "session_id")}
+    return job
 
 
 class UprockService(Service):
@@ -170,9 +200,17 @@ class UprockService(Service):
         self.sessions: dict[str, dict[str, Any]] = {}  # wire payloads of crawl sessions
         self.session_deadlines: dict[str, float] = {}  # session id -> loop time it expires
         self._job_bytes: dict[tuple[str, bool], bytes] = {}
+        #: What the download of a job not completed yet answers: 202 (documented) or 409.
+        self.not_ready_status = 202
+        #: Jobs whose content is gone: their download answers 410.
+        self.archived: set[str] = set()
 
     def authorized(self, request: web.Request, api_key: str) -> bool:
-        return request.headers.get("Authorization") == f"Bearer {api_key}"
+        ok = request.headers.get("Authorization") == f"Bearer {api_key}"
+        if not ok and request.path.startswith(_SESSION_PATHS):
+            request[_SESSION_UNAUTHORIZED] = True  # answered by the route (object shape)
+            return True
+        return ok
 
     # -- data ----------------------------------------------------------------------
 
@@ -220,6 +258,7 @@ class UprockService(Service):
             return detail
         elapsed = _loop_time() - created
         delay = self.job_completion_delay
+        # guess: pending and running are what users report seeing; no page lists them
         status = (
             "completed" if elapsed >= delay else "running" if elapsed >= delay / 2 else "pending"
         )
@@ -237,7 +276,7 @@ class UprockService(Service):
             return None
         deadline = self.session_deadlines.get(session_id)
         if session["status"] == "active" and deadline is not None and _loop_time() >= deadline:
-            session["status"] = "expired"
+            session["status"] = "expired"  # guess: no page names a session's later statuses
         return session
 
     # -- routes --------------------------------------------------------------------
@@ -268,7 +307,9 @@ class UprockService(Service):
         if session_id is not None:
             joined = self.sessions[str(session_id)]
             joined["job_ids"] = [*(joined["job_ids"] or ()), job_id]
-        return json_response(detail["job"], status=201)
+            if joined["device_id"] is None:  # guess: the first job picks the device
+                joined["device_id"] = "dev_" + _data._token(self.rng, 12)
+        return json_response(detail["job"], status=201)  # guess: 200 or 201, the page says neither
 
     @route("GET", "/crawl/v1/status/{job_id}")
     async def job_status(self, request: web.Request) -> web.StreamResponse:
@@ -301,7 +342,9 @@ class UprockService(Service):
                 out[job_id] = {"error": "invalid_uuid"}
                 continue
             detail = self.refresh(job_id)
-            out[job_id] = {"error": "not_found"} if detail is None else {"job": detail["job"]}
+            out[job_id] = (
+                {"error": "not_found"} if detail is None else {"job": _batch_job(detail["job"])}
+            )
         found = sum(1 for entry in out.values() if "job" in entry)
         return json_response({"found_count": found, "requested_count": len(ids), "results": out})
 
@@ -311,12 +354,15 @@ class UprockService(Service):
         detail = self.refresh(job_id)
         if detail is None:
             return uprock_error(404, _JOB_NOT_FOUND)
+        if job_id in self.archived:
+            return uprock_error(410, _GONE)
         if detail["job"]["status"] != "completed":
-            return json_response(msgspec.json.encode("processing incomplete: retry shortly"), 202)
+            status = self.not_ready_status
+            return json_response(msgspec.json.encode(_NOT_READY[status]), status)
         content = download_content(self, job_id)
         accepted = request.headers.get("Accept-Encoding", "").lower()
         headers = {"Content-Type": "text/html; charset=utf-8"}
-        # Compressed like the real service may do it, so clients must decode it.
+        # Compressed as the service may send it (a guess from "possibly compressed").
         if "gzip" in accepted:
             content = gzip.compress(content, mtime=0)
             headers["Content-Encoding"] = "gzip"
@@ -327,28 +373,34 @@ class UprockService(Service):
 
     @route("POST", "/crawl/v1/session/new")
     async def create_session(self, request: web.Request) -> web.StreamResponse:
+        if request.get(_SESSION_UNAUTHORIZED):
+            return uprock_error(401, _UNAUTHORIZED, wrapped=True)
         try:
             duration, placement = _check_session_request(await _json(request))
         except _BadRequest as exc:
-            return _bad_request(str(exc))
+            return _bad_request(str(exc), wrapped=True)
         session_id = _data._uuid(self.rng)
         now = _now()
+        # As the createSession page's example: no device and no job yet.
         self.sessions[session_id] = {
             "id": session_id,
             "status": "active",
             "created_at": _iso(now),
             "expires_at": _iso(now + timedelta(seconds=duration)),
             "closed_at": None,
-            "device_id": "dev_" + _data._token(self.rng, 12),
-            "placement": placement,  # null when not given: a Go nil map
-            "job_ids": None,  # a Go nil slice until a job joins
+            "device_id": None,
+            "placement": placement,  # guess: echoed when given (the page sends none)
+            "job_ids": [],
         }
         self.session_deadlines[session_id] = _loop_time() + duration
-        return json_response(self.sessions[session_id], status=201)
+        return json_response(self.sessions[session_id], status=201)  # guess, as for jobs
 
     @route("GET", "/crawl/v1/session/{session_id}")
     async def get_session(self, request: web.Request) -> web.StreamResponse:
+        if request.get(_SESSION_UNAUTHORIZED):
+            return uprock_error(401, _UNAUTHORIZED, wrapped=True)
         session = self.session(request.match_info["session_id"])
         if session is None:
-            return uprock_error(404, _SESSION_NOT_FOUND)
+            # guess: no page shows this endpoint's errors; createSession's are objects
+            return uprock_error(404, _SESSION_NOT_FOUND, wrapped=True)
         return json_response(session)

@@ -12,12 +12,17 @@ from yarl import URL
 from .. import _validate
 from .._api import HasApi
 from .._errors import ResponseDecodeError, excerpt
+from .._http._failures import expecting
 from .models import Job, JobDetail
 
 __all__: list[str] = []
 
-# 202 "processing incomplete, retry shortly": the content does not exist yet.
-_NOT_READY = frozenset({202})
+# The content does not exist yet: 202 "processing incomplete, retry shortly" (the
+# service's response-codes page), and 409 "job not yet completed", which
+# integrations written against the live service handle though no page lists it.
+_NOT_READY = frozenset({202, 409})
+# 410 "job archived, content gone": likewise not on any page; never retried.
+_GONE = frozenset({410})
 
 
 class _Downloads(HasApi):
@@ -42,9 +47,11 @@ class _Downloads(HasApi):
         (default: no cap), ``bytes`` at ``max_body_size``; both count decompressed
         bytes. ``gzip``/``deflate`` encodings are undone transparently. ``progress`` is
         called as ``(bytes_so_far, total_or_None)``. A ``202`` "processing
-        incomplete" answer is retried and, if it persists, raised as
-        :class:`~uprock_async.APIStatusError` (``status_code == 202``) — never
-        returned or saved as content; :meth:`wait_for_job` first to avoid it.
+        incomplete" or ``409`` "job not yet completed" answer is retried and, if it
+        persists, raised as :class:`~uprock_async.APIStatusError` (``status_code``
+        202 or 409) — never returned or saved as content; :meth:`wait_for_job`
+        first to avoid it. A ``410`` (the job was archived, its content is gone) is
+        not retried: :class:`~uprock_async.NotFoundError` saying so.
 
         Credentials: the API key is sent only to the configured base URL's origin or
         over https to a ``*.edge.uprock.com`` host. Any other ``download_url`` (or
@@ -56,7 +63,10 @@ class _Downloads(HasApi):
         target = self._download_url(job)
         if progress is not None and not callable(progress):
             raise TypeError("progress must be a callable (done, total) or None")
-        return await self._api.download(target, dest=dest, progress=progress, not_ready=_NOT_READY)
+        with expecting(not_ready=_NOT_READY, gone=_GONE):
+            return await self._api.download(
+                target, dest=dest, progress=progress, not_ready=_NOT_READY
+            )
 
     def _download_url(self, job: object) -> URL:
         if isinstance(job, JobDetail):
