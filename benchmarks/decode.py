@@ -11,12 +11,23 @@ timestamps or ``null`` — and an Uprock job detail with 40 headers and 20 cooki
 Our timestamps are kept as the wire string and parsed on access
 (``uprock_async._timestamps``), so all three take the same single decode.
 
+Then issue 21, nulls at full speed, each against the clean crawl it was made
+from: ``final_urls`` and ``cost`` null in each screenshot (the issue's case), and
+Go-style nulls in every screenshot (``final_urls``, ``tag``, ``steps``,
+``apps[].output_data`` and ``trackers[].return`` null, as Go sends an empty slice
+or map, and ``cost``, ``delay`` null), also against the same crawl with ``[]``,
+``{}`` and ``0`` there (the same values, so the null body has no less to
+decode). Each null body is timed through ours (the twins,
+``uprock_async._twins``) and through the walk alone (the path every null took
+before), in interleaved rounds: the best-of ratio and the median of the
+per-round ratios. The peak memory of one decode is measured with ``tracemalloc``.
+
 Contenders: ours (``uprock_async._codec.decode`` with the cached ``Decoder`` of
 ``Envelope[Crawl]`` / ``JobDetail``), ``msgspec.json.decode`` into plain Python
 objects, stdlib ``json.loads``, pydantic v2 ``model_validate_json`` on equivalent
 models (datetime fields, ``""`` → ``None``), and a bare msgspec Struct with
-``str`` timestamps (the ceiling: no datetime parsing, no ``""`` handling; the
-target is ours at >= 0.95x its speed).
+``str`` timestamps (the ceiling, made from our models' fields and defaults: no
+datetime parsing, no ``""`` handling; the target is ours at >= 0.95x its speed).
 Each figure is the best of ``--repeat`` timings, by ``time.perf_counter`` (wall)
 and ``time.process_time`` (CPU; the verdicts use it, as it ignores preemption by
 other processes on a busy machine).
@@ -28,17 +39,29 @@ import argparse
 import gc
 import json
 import random
+import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
-from typing import Any, Generic, NamedTuple, TypeVar
+from functools import partial
+from types import UnionType
+from typing import Annotated, Any, Generic, NamedTuple, TypeVar, Union, get_args, get_origin
 
 import msgspec
 
 from benchmarks._pydantic_models import PEnvelope, PJobDetail
+from uprock_async import _codec
 from uprock_async._codec import decode
-from uprock_async.screenshotcenter.models import Crawl, Envelope
+from uprock_async.screenshotcenter.models import (
+    App,
+    Crawl,
+    Envelope,
+    Screenshot,
+    Tracker,
+    TrackerReturn,
+)
 from uprock_async.testing._data import crawl_payload, job_detail_payload
-from uprock_async.uprock.models import JobDetail
+from uprock_async.uprock.models import Cookie, Header, Job, JobDetail, JobResult
 
 T = TypeVar("T")
 
@@ -82,6 +105,28 @@ def crawl_bytes(*, empty_timestamps: bool, spaced: bool = False) -> bytes:
     return body
 
 
+_GO_LISTS = ("final_urls", "tag", "steps")
+_GO_NUMBERS = ("cost", "delay")
+
+
+def null_crawl_bytes(*, go: bool, null: bool) -> bytes:
+    """The clean crawl with nulls in each screenshot: ``final_urls`` and ``cost``
+    (issue 21's case), or with ``go`` every Go-style null (:data:`_GO_LISTS`,
+    :data:`_GO_NUMBERS`, ``apps[].output_data``, ``trackers[].return``); without
+    ``null``, the values a Go service would have sent as null: [], {}, 0."""
+    envelope = msgspec.json.decode(crawl_bytes(empty_timestamps=False))
+    lists, numbers = (_GO_LISTS, _GO_NUMBERS) if go else (("final_urls",), ("cost",))
+    for shot in envelope["data"]["screenshots"]:
+        shot.update({name: None if null else [] for name in lists})
+        shot.update({name: None if null else 0 for name in numbers})
+        if go:
+            for app in shot["apps"]:
+                app["output_data"] = None if null else {}
+            for tracker in shot["trackers"]:
+                tracker["return"] = None if null else []
+    return msgspec.json.encode(envelope)
+
+
 def job_bytes() -> bytes:
     """A job detail with 40 headers and 20 cookies (~17 KB)."""
     rng = random.Random(0)
@@ -92,124 +137,41 @@ def job_bytes() -> bytes:
 # -- the ceiling: our structs' fields, with plain str timestamps and no descriptors ------------
 
 
-class BareApp(msgspec.Struct, gc=False):
-    id: int = 0
-    app_id: str = ""
-    type: str = ""
-    name: str = ""
-    status: str = ""
-    filename: str = ""
-    error: str = ""
-    output_url: str = ""
-    output_data: dict[str, Any] = {}
-    updated_at: str | None = None
+def _bare_type(annotation: Any, bare: dict[Any, Any]) -> Any:
+    """``annotation`` with each model in it replaced by its bare struct."""
+    if annotation in bare:
+        return bare[annotation]
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:  # a Timestamp: the wire str, no marker
+        return _bare_type(args[0], bare)
+    if origin is Union or origin is UnionType:
+        return Union[tuple(_bare_type(arg, bare) for arg in args)]  # noqa: UP007
+    return origin[tuple(_bare_type(arg, bare) for arg in args)] if args else annotation
 
 
-class BareTrackerReturn(msgspec.Struct, gc=False):
-    found: int = 0
-    shot: int = 0
-    value: Any = None
-    name: str = ""
+def bare_structs(*models: type[msgspec.Struct]) -> dict[Any, Any]:
+    """Each model (nested ones first) as a plain struct of the same fields and
+    defaults: no timestamp descriptors, no methods, no properties."""
+    bare: dict[Any, Any] = {}
+    for model in models:
+        spec = []
+        for field in msgspec.structs.fields(model):
+            if field.default_factory is not msgspec.NODEFAULT:
+                default = msgspec.field(
+                    default_factory=field.default_factory, name=field.encode_name
+                )
+            elif field.default is not msgspec.NODEFAULT:
+                default = msgspec.field(default=field.default, name=field.encode_name)
+            else:
+                default = msgspec.field(name=field.encode_name)
+            spec.append((field.name, _bare_type(field.type, bare), default))
+        bare[model] = msgspec.defstruct(f"Bare{model.__name__}", spec, gc=False)
+    return bare
 
 
-class BareTracker(msgspec.Struct, gc=False):
-    id: str = ""
-    name: str = ""
-    value: str = ""
-    name_type: str = ""
-    input: str = ""
-    value_type: str = ""
-    selector: str = ""
-    return_: list[BareTrackerReturn] = msgspec.field(default_factory=list, name="return")
-
-
-class BareScreenshot(msgspec.Struct, gc=False):
-    id: int
-    status: str = ""
-    error: str | None = None
-    url: str = ""
-    country: str = ""
-    final_url: str = ""
-    final_urls: list[str] = []
-    response_code: int | None = None
-    apps: list[BareApp] = []
-    cost: int = 0
-    size: str = ""
-    cache: int = 0
-    delay: int = 0
-    screen_width: int = 0
-    screen_height: int = 0
-    priority: int = 0
-    referer: str = ""
-    post_data: str = ""
-    cookie: str = ""
-    script: str = ""
-    header: str = ""
-    html: bool = False
-    pdf: bool = False
-    pdf_background: bool = False
-    pdf_one_page: bool = False
-    pdf_landscape: bool = False
-    pdf_format: str = ""
-    pdf_margin: str = ""
-    pdf_margin_top: str = ""
-    pdf_margin_bottom: str = ""
-    pdf_margin_left: str = ""
-    pdf_margin_right: str = ""
-    video: bool = False
-    video_format: str = ""
-    video_quality: int = 0
-    video_speed: float = 0
-    video_duration: int = 0
-    video_fps: int = 0
-    video_colors: int = 0
-    video_scale: float = 0
-    max_wait: int = 0
-    hide_popups: bool = False
-    hide_ads: bool = False
-    dark: bool = False
-    shots: int = 0
-    shot_interval: int = 0
-    strict_ssl: bool = False
-    target: str = ""
-    geo_enable: bool = False
-    geo_latitude: float = 0
-    geo_longitude: float = 0
-    region: str | None = None
-    language: str = ""
-    timezone: str = ""
-    device_name: str = ""
-    device_scale: float = 0
-    device_mobile: bool = False
-    device_touch: bool = False
-    device_landscape: bool = False
-    browser: str = ""
-    user_agent: str = ""
-    created_at: str | None = None
-    finished_at: str | None = None
-    tag: list[str] = []
-    steps: list[dict[str, Any]] = []
-    trackers: list[BareTracker] = []
-    links: list[str] = []
-    has_html: bool | None = None
-    has_pdf: bool | None = None
-    has_video: bool | None = None
-
-
-class BareCrawl(msgspec.Struct, gc=False):
-    id: int
-    status: str = ""
-    domain: str = ""
-    start_url: str = ""
-    max_urls: int = 0
-    total_discovered: int = 0
-    processed: int = 0
-    failed: int = 0
-    error: str | None = None
-    created_at: str | None = None
-    started: int = 0
-    finished: int = 0
-    screenshots: list[BareScreenshot] = []
+BARE = bare_structs(
+    App, TrackerReturn, Tracker, Screenshot, Crawl, Header, Cookie, Job, JobResult, JobDetail
+)
 
 
 class BareEnvelope(msgspec.Struct, Generic[T], gc=False):
@@ -219,66 +181,15 @@ class BareEnvelope(msgspec.Struct, Generic[T], gc=False):
     code: str | None = None
 
 
-class BareHeader(msgspec.Struct, gc=False):
-    name: str = ""
-    value: str = ""
-
-
-class BareCookie(msgspec.Struct, gc=False):
-    name: str = ""
-    value: str = ""
-    domain: str | None = None
-    path: str | None = None
-    expires: str | None = None
-    max_age: int | None = None
-    secure: bool | None = None
-    httponly: bool | None = None
-    samesite: str | None = None
-
-
-class BareJob(msgspec.Struct, gc=False):
-    job_id: str
-    status: str = ""
-    url: str | None = None
-    method: str | None = None
-    placement: dict[str, Any] = {}
-    session_id: str | None = None
-    submitted_at: str | None = None
-    timeout_sec: int | None = None
-
-
-class BareJobResult(msgspec.Struct, gc=False):
-    id: str | None = None
-    success: bool | None = None
-    status_code: int | None = None
-    created_at: str | None = None
-    time_ms: int | None = None
-    timestamp_ms: int | None = None
-    size_bytes: int | None = None
-    error_type: str | None = None
-    error_message: str | None = None
-    tls_version: str | None = None
-    tls_cipher_suite: str | None = None
-
-
-class BareJobDetail(msgspec.Struct, gc=False):
-    job: BareJob
-    download_url: str | None = None
-    request_headers: list[BareHeader] = []
-    response_headers: list[BareHeader] = []
-    request_cookies: list[BareCookie] = []
-    response_cookies: list[BareCookie] = []
-    result: BareJobResult | None = None
-
-
 # -- pydantic v2 equivalents: benchmarks/_pydantic_models.py -------------------------------
 
 # -- timing ----------------------------------------------------------------------------------
 
 _crawl_decoder = msgspec.json.Decoder(Envelope[Crawl])
 _detail_decoder = msgspec.json.Decoder(JobDetail)
-_bare_crawl = msgspec.json.Decoder(BareEnvelope[BareCrawl])
-_bare_detail = msgspec.json.Decoder(BareJobDetail)
+_bare_envelope: Any = BareEnvelope
+_bare_crawl = msgspec.json.Decoder(_bare_envelope[BARE[Crawl]])
+_bare_detail = msgspec.json.Decoder(BARE[JobDetail])
 
 
 class Timing(NamedTuple):
@@ -365,6 +276,97 @@ def check(timings: dict[str, Timing], label: str) -> list[str]:
     return verdicts
 
 
+# -- issue 21: nulls at full speed ---------------------------------------------------------
+
+
+def walk_only(body: bytes) -> object:
+    """The path every null took before the twins: the plain decode, then the walk."""
+    try:
+        return _crawl_decoder.decode(body)
+    except msgspec.ValidationError:
+        return _codec._lenient(_crawl_decoder.type, body)
+
+
+def cpu_rounds(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+    """CPU seconds of one call of each contender in each of ``repeat`` interleaved rounds."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            for name, fn in fns.items():
+                started = time.process_time()
+                fn()
+                times[name].append(time.process_time() - started)
+    finally:
+        gc.enable()
+    return times
+
+
+def peak_bytes(fn: Callable[[], object], repeat: int = 3) -> int:
+    """The least peak of traced memory during one call (its result kept until measured)."""
+    peaks = []
+    for _ in range(repeat):
+        gc.collect()
+        tracemalloc.start()
+        try:
+            floor = tracemalloc.get_traced_memory()[0]
+            value = fn()
+            peaks.append(tracemalloc.get_traced_memory()[1] - floor)
+        finally:
+            tracemalloc.stop()
+        del value
+    return min(peaks)
+
+
+def nulls(repeat: int) -> list[str]:
+    """Issue 21's targets: nulls decode at >= 0.9x the clean body's speed, <= 1.5x its memory."""
+    clean = crawl_bytes(empty_timestamps=False)
+    go_nulls = null_crawl_bytes(go=True, null=True)
+    cases = [  # (label, body with nulls, the body it is measured against)
+        ("final_urls/cost null", null_crawl_bytes(go=False, null=True), clean),
+        ("Go-style nulls", go_nulls, clean),
+        ("Go nulls vs [] {} 0", go_nulls, null_crawl_bytes(go=True, null=False)),
+    ]
+    print(f"\nNulls at full speed (issue 21) — CPU ms, {repeat} interleaved rounds")
+    print(
+        f"{'nulls (vs clean body)':<22}{'clean':>7}{'ours':>7}{'walk':>7}"
+        f"{'speed: best':>13}{'median':>8}{'walk':>7}{'peak mem: ours':>16}{'walk':>7}"
+    )
+    verdicts = []
+    for label, nulled, plain in cases:
+        expected = walk_only(nulled)  # the walk learns the nulls: the twins are built next
+        assert decode(_crawl_decoder, nulled) == expected
+        assert decode(_crawl_decoder, nulled) == expected
+        fns: dict[str, Callable[[], object]] = {
+            "clean": partial(decode, _crawl_decoder, plain),
+            "ours": partial(decode, _crawl_decoder, nulled),
+            "walk": partial(walk_only, nulled),
+        }
+        times = cpu_rounds(fns, repeat)
+        best = {name: min(values) for name, values in times.items()}
+        speed = best["clean"] / best["ours"]
+        median = statistics.median(
+            c / o for c, o in zip(times["clean"], times["ours"], strict=True)
+        )
+        memory = {name: peak_bytes(fn) for name, fn in fns.items()}
+        mem_ours, mem_walk = memory["ours"] / memory["clean"], memory["walk"] / memory["clean"]
+        print(
+            f"{label:<22}{best['clean'] * 1e3:>7.2f}{best['ours'] * 1e3:>7.2f}"
+            f"{best['walk'] * 1e3:>7.2f}{speed:>12.2f}x{median:>7.2f}x"
+            f"{best['clean'] / best['walk']:>6.2f}x{mem_ours:>15.2f}x{mem_walk:>6.2f}x"
+        )
+        mark = "ok  " if speed >= 0.9 else "MISS"
+        verdicts.append(
+            f"{mark} {label}: {speed:.2f}x (median {median:.2f}x) the clean body's speed"
+            " (target >= 0.9x)"
+        )
+        mark = "ok  " if mem_ours <= 1.5 else "MISS"
+        verdicts.append(
+            f"{mark} {label}: {mem_ours:.2f}x the clean body's peak memory (target <= 1.5x)"
+        )
+    return verdicts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=15, help="timings per contender")
@@ -389,6 +391,7 @@ def main() -> None:
     timings = run("Crawl info, real timestamps / null", clean, "crawl", args.repeat, 1)
     verdicts += check(timings, "crawl, clean")
     run("Job detail, 40 headers / 20 cookies", detail, "job", args.repeat, 50)
+    verdicts += nulls(args.repeat)
     print()
     print("\n".join(verdicts))
 
