@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import msgspec
+
 from uprock_async import ClientStats, UprockClient
 from uprock_async.screenshotcenter import Crawl, Screenshot
 from uprock_async.testing import FakeServer
@@ -86,3 +88,58 @@ def test_big_structs_have_short_reprs() -> None:
     )
     assert len(repr(crawl)) < 200
     assert repr(crawl.screenshots[0]) == "Screenshot(id=0, status='', url='https://example.com')"
+
+
+# -- bounded, and never raising ------------------------------------------------------------
+
+
+def test_job_detail_html_shows_the_first_headers_and_how_many_more() -> None:
+    many = [Header(name=f"X-{i}", value="v" * 40) for i in range(100_000)]
+    detail = JobDetail(job=Job(job_id="j", status="completed"), response_headers=many)
+    html = detail._repr_html_()
+    assert len(html) < 100_000  # was 26.6 MB
+    assert "response headers (100000)" in html
+    assert html.count("<tr><td") == 40
+    assert ">X-39</td>" in html
+    assert ">X-40</td>" not in html
+    assert "… 99960 more" in html
+
+
+def test_one_huge_header_value_is_cut_in_the_view() -> None:
+    detail = JobDetail(
+        job=Job(job_id="j", url="https://example.com/" + "a" * 100_000),
+        request_headers=[Header(name="Cookie", value="<" * 5_000_000)],
+    )
+    html = detail._repr_html_()
+    assert len(html) < 20_000  # a 5 MB value, a few kilobytes of HTML
+    assert "(5,000,000 characters)" in html
+    assert "<<" not in html
+
+
+def test_a_malformed_timestamp_shows_its_wire_string_and_the_view_never_raises() -> None:
+    body = {
+        "job": {"job_id": "j", "status": "completed", "submitted_at": "yesterday <b>noon</b>"},
+        "result": {"status_code": 200, "created_at": "2026-13-45T99:00:00Z"},
+    }
+    detail = msgspec.json.decode(msgspec.json.encode(body), type=JobDetail)
+    html = detail._repr_html_()
+    assert ">yesterday &lt;b&gt;noon&lt;/b&gt;</td>" in html  # the wire string, escaped
+    assert ">2026-13-45T99:00:00Z</td>" in html
+    crawl = msgspec.json.decode(
+        b'{"id": 7, "created_at": "soon", "screenshots": [{"id": 1, "finished_at": "+01"}]}',
+        type=Crawl,
+    )
+    html = crawl._repr_html_()
+    assert ">soon</td>" in html
+    assert ">+01</td>" in html
+
+
+def test_a_view_of_an_object_no_table_fits_shows_its_repr_instead_of_raising() -> None:
+    broken = JobDetail(job=None)  # type: ignore[arg-type]  # built by hand, never decoded
+    html = broken._repr_html_()
+    assert html.startswith("<pre>")
+    assert "no table: AttributeError" in html
+    stats = ClientStats(responses={200: 1, "<b>": 2})  # type: ignore[dict-item]
+    html = stats._repr_html_()
+    assert "<b>" not in html
+    assert "no table: TypeError" in html  # 200 and "<b>" do not sort

@@ -1,7 +1,7 @@
 """The package's layering, as ARCHITECTURE.md draws it: no import cycle (lazy
-imports inside functions included), and nothing below the clients imports the
-concurrency layer (the transport learns about a fan-out only through the
-attempt observers it is handed)."""
+imports inside functions included, and imports made only for type checking),
+and nothing below the clients imports the concurrency layer (the transport
+learns about a fan-out only through the attempt observers it is handed)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ ROOT = Path(uprock_async.__file__).parent
 BELOW_CLIENTS = (
     "uprock_async._http",
     "uprock_async._codec",
+    "uprock_async._lenient",
+    "uprock_async._twins",
     "uprock_async._errors",
     "uprock_async._config",
     "uprock_async._stats",
@@ -40,14 +42,15 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _imports(path: Path) -> set[str]:
-    """The ``uprock_async`` modules ``path`` imports, anywhere but under TYPE_CHECKING."""
+def _imports(path: Path, *, type_checking: bool = False) -> set[str]:
+    """The ``uprock_async`` modules ``path`` imports, anywhere (inside functions too);
+    under ``if TYPE_CHECKING:`` only with ``type_checking``."""
     name = _module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node):
+        if isinstance(node, ast.If) and _is_type_checking(node) and not type_checking:
             for statement in node.orelse:
                 visit(statement)
             return
@@ -71,12 +74,13 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-def _graph() -> dict[str, set[str]]:
+def _graph(*, type_checking: bool = False) -> dict[str, set[str]]:
     paths = sorted(ROOT.rglob("*.py"))
     modules = {_module_name(p): p for p in paths}
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
-        graph[name] = {m for m in _imports(path) if m in modules and m != name}
+        imported = _imports(path, type_checking=type_checking)
+        graph[name] = {m for m in imported if m in modules and m != name}
     return graph
 
 
@@ -127,8 +131,26 @@ def test_the_import_graph_is_read() -> None:
     assert "uprock_async._codec" in graph["uprock_async._api"]  # the reader sees imports
 
 
+def test_lazy_imports_inside_methods_are_read() -> None:
+    graph = _graph()
+    # ``JobDetail._repr_html_`` imports the views inside the method.
+    assert "uprock_async._html" in graph["uprock_async.uprock.models"]
+    assert "uprock_async._html" in graph["uprock_async._stats"]
+
+
 def test_no_import_cycle() -> None:
     assert _cycles(_package_edges(_graph())) == []
+
+
+def test_no_import_cycle_even_through_imports_for_type_checking() -> None:
+    """A circle made only of ``TYPE_CHECKING`` imports still ties the modules together:
+    the views (``_html``) read their objects through Protocols, never the models."""
+    assert _cycles(_package_edges(_graph(type_checking=True))) == []
+
+
+def test_the_views_import_no_model() -> None:
+    graph = _graph(type_checking=True)
+    assert graph["uprock_async._html"] <= {"uprock_async._errors"}
 
 
 def test_nothing_below_the_clients_imports_the_concurrency_layer() -> None:

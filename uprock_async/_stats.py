@@ -71,9 +71,9 @@ class ClientStats(msgspec.Struct, frozen=True, gc=False):
 
     def _repr_html_(self) -> str:
         """A table and an inline-SVG latency histogram for Jupyter (no JavaScript)."""
-        from ._html import stats_html  # only notebooks pay for the HTML code
+        from ._html import stats_html, view  # only notebooks pay for the HTML code
 
-        return stats_html(self)
+        return view(stats_html, self)
 
 
 class _Attempt(Protocol):

@@ -17,9 +17,12 @@ Columns:
 * The JSON field names (``return``, not ``return_``). Nested objects are
   flattened with dots (``job.job_id``, ``result.status_code``); inside a list
   they stay structs (``response_headers`` is ``list<struct<name, value>>``).
-* Timestamps (the fields ending in ``_at``) are ``timestamp[us, tz=UTC]``: an
-  offset-less string is taken as UTC, nanoseconds are rounded to microseconds
-  (as attribute access does), ``""`` and ``null`` are null.
+* Timestamps (the fields ending in ``_at``) are ``timestamp[us, tz=UTC]``, read by
+  attribute access's parser (msgspec's), so both refuse the same strings. No offset
+  is UTC, nanoseconds round to microseconds, ``""`` and ``null`` are null; a time
+  whose UTC instant is outside the years 1 to 9999 (no ``datetime`` shows it) is refused.
+* Integers are ``int64``; msgspec decodes any size, an integer outside 64 bits
+  is refused (the schema comes from the model, not from the values).
 * Fields of free-form JSON (``placement``, ``output_data``, ``steps``, a
   tracker's ``value``) are JSON text.
 * ``error`` and ``error_message`` close every table: a failed item is a row of
@@ -32,13 +35,18 @@ partial failures has the same schema as one without. When no item says what
 the model is (an empty or all-failed input), pass ``kind=JobDetail``; without
 it an empty input gives a table with no columns, and failures only the error
 columns.
+
+A value a column cannot hold is a :class:`ValueError` naming column and row, never
+the value (a server may echo the API key there); any amount of text converts.
 """
 
 from __future__ import annotations
 
+import contextlib
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
-from functools import cache
+from datetime import datetime, timezone
+from functools import cache, partial
 from itertools import accumulate, chain
 from operator import attrgetter
 from types import MemberDescriptorType
@@ -49,13 +57,12 @@ import msgspec.inspect as mi
 
 from .concurrency._fanout import Outcome
 
+_EXTRA = "pip install 'uprock-async[frames]'"
 try:
     import pyarrow as pa
     import pyarrow.compute as pc
 except ImportError as exc:  # pragma: no cover - exercised in a test that hides pyarrow
-    raise ImportError(
-        "uprock_async.frames needs pyarrow: pip install 'uprock-async[frames]'"
-    ) from exc
+    raise ImportError(f"uprock_async.frames needs pyarrow: {_EXTRA}") from exc
 
 if TYPE_CHECKING:
     import pandas
@@ -63,21 +70,33 @@ if TYPE_CHECKING:
 
 __all__ = ["to_arrow", "to_pandas", "to_polars"]
 
-_EXTRA = "pip install 'uprock-async[frames]'"
-# Rows converted at once: bounds the temporary Python lists and tuples, and keeps
-# a batch's string buffers under the 2 GiB that 32-bit offsets address (16,384
-# job details of ~17 KB are ~280 MB).
+# Rows converted at once: bounds the temporary Python lists and tuples.
 _BATCH_ROWS = 16_384
+# The most bytes one array of a batch may hold: 32-bit string offsets address 2 GiB
+# (beyond, pyarrow returns a ChunkedArray, which no list or struct array takes).
+_MAX_ARRAY_BYTES = 2**31 - 1
 _UTC_US = pa.timestamp("us", tz="UTC")
-_ONE_US = pa.scalar(timedelta(microseconds=1), pa.duration("us"))
-_NULL_STRING = pa.scalar(None, pa.string())
-# An RFC 3339 time with no offset at the end of the string: it gets a "Z".
-_NAIVE = r"([T ]\d\d:\d\d:\d\d(?:\.\d+)?)$"
+# What a UTC datetime can show: a frame beyond cannot be printed or turned into Python.
+_FIRST = pa.scalar(datetime.min.replace(tzinfo=timezone.utc), _UTC_US)
+_LAST = pa.scalar(datetime.max.replace(tzinfo=timezone.utc), _UTC_US)
+_INT64 = range(-(2**63), 2**63)
+# The parser attribute access uses (``_timestamps``), over a whole column in one C call.
+_datetimes = partial(msgspec.convert, type=list[datetime | None])
 _to_json = msgspec.json.Encoder().encode
-# Fields from which a struct inside a list is converted row by row (slot tuples):
-# measured on job details, 9-field cookies convert ~30% faster by rows, 2-field
-# headers ~35% faster field by field.
+# Fields from which a struct inside a list is converted by rows (slot tuples): on job
+# details 9-field cookies convert ~30% faster so, 2-field headers ~35% slower.
 _BY_ROWS_FROM = 5
+
+
+class _Unfit(Exception):
+    """``(column, row, what)``: a value the column cannot hold (row in the values at hand)."""
+
+    def at(self, row: int) -> _Unfit:
+        return _Unfit(self.args[0], row, self.args[2])
+
+
+class _TooBig(Exception):
+    """``(column,)`` of a batch would outgrow one Arrow array (``_MAX_ARRAY_BYTES``)."""
 
 
 # -- the plan: one node per field, derived from the model type ------------------------
@@ -154,12 +173,9 @@ def _node(t: mi.Type, seen: frozenset[type]) -> _Node:
 
 
 def _slot_getter(cls: type, name: str, index: int) -> Callable[[Any], Any]:
-    """A function reading field ``name`` of a ``cls`` as stored in its slot.
-
-    A timestamp field has a descriptor in front of its slot that parses on
-    every read; ``astuple`` reads the slot itself, so the column gets the wire
-    string (or a stored ``datetime``) and is parsed once, in Arrow.
-    """
+    """A function reading field ``name`` of a ``cls`` as stored in its slot: a timestamp
+    field's descriptor parses on every read, ``astuple`` reads the slot itself, so the
+    column gets the wire string (or a stored ``datetime``), parsed once per column."""
     for klass in cls.__mro__:
         if name in vars(klass):
             if isinstance(vars(klass)[name], MemberDescriptorType):
@@ -223,76 +239,89 @@ def _columns(record: _Record, values: Sequence[Any], prefix: str = "") -> list[A
 
 def _array(node: _Node, values: Sequence[Any], name: str) -> Any:
     if isinstance(node, _Leaf):
-        return node.convert(values, name)
-    if isinstance(node, _Record) and node.by_rows:
-        # Cookies, millions of them: one slot tuple per row, which Arrow
-        # converts in C++, beats a pass over the rows per field.
+        try:
+            return _fit(node.convert(values, name), name)
+        except (OverflowError, pa.ArrowInvalid):  # msgspec decodes ints of any size
+            for row in (r for r, v in enumerate(values) if type(v) is int and v not in _INT64):
+                raise _Unfit(name, row, "is an integer outside 64 bits") from None
+            raise
+    if isinstance(node, _Record):  # a struct inside a list
+        return _struct(node, values, name)
+    mask = None
+    if None in values:
+        mask = pa.array([v is None for v in values])
+        values = [() if v is None else v for v in values]
+    ends = list(accumulate(map(len, values), initial=0))
+    try:
+        items = _array(node.item, list(chain.from_iterable(values)), name)
+    except _Unfit as exc:
+        raise exc.at(bisect_right(ends, exc.args[1]) - 1) from None  # the item's row
+    offsets = pa.array(ends, pa.int32())
+    return pa.ListArray.from_arrays(offsets, items, type=node.type, mask=mask)
+
+
+def _struct(node: _Record, values: Sequence[Any], name: str) -> Any:
+    if node.by_rows:
+        # Cookies, millions: a slot tuple per row, converted in C++, beats a pass per field.
         astuple = msgspec.structs.astuple
         if None in values:
             rows = [None if v is None else astuple(v) for v in values]
         else:
             rows = list(map(astuple, values))
-        return pa.array(rows, node.type)
-    if isinstance(node, _Record):  # a struct inside a list
-        children = [
-            _array(child, column, f"{name}.{field}")
-            for (field, child), column in zip(node.fields, _slots(node, values), strict=True)
-        ]
-        mask = pa.array([v is None for v in values]) if None in values else None
-        return pa.StructArray.from_arrays(children, fields=list(node.type), mask=mask)
-    mask = None
-    if None in values:
-        mask = pa.array([v is None for v in values])
-        values = [() if v is None else v for v in values]
-    offsets = pa.array(list(accumulate(map(len, values), initial=0)), pa.int32())
-    items = _array(node.item, list(chain.from_iterable(values)), name)
-    return pa.ListArray.from_arrays(offsets, items, type=node.type, mask=mask)
+        with contextlib.suppress(OverflowError, pa.ArrowInvalid):  # else by fields, named
+            return _fit(pa.array(rows, node.type), name)
+    children = [
+        _array(child, column, f"{name}.{field}")
+        for (field, child), column in zip(node.fields, _slots(node, values), strict=True)
+    ]
+    mask = pa.array([v is None for v in values]) if None in values else None
+    return pa.StructArray.from_arrays(children, fields=list(node.type), mask=mask)
 
 
-def _iso(value: Any, name: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{name}: {type(value).__name__} is not a timestamp")
+def _fit(array: Any, name: str) -> Any:  # a batch's part of one column, fit for one array
+    if isinstance(array, pa.ChunkedArray) or array.nbytes > _MAX_ARRAY_BYTES:
+        raise _TooBig(name)
+    return array
 
 
 def _timestamps(values: Sequence[Any], name: str) -> Any:
-    """Wire strings, stored datetimes and ``None`` to ``timestamp[us, UTC]``, in Arrow."""
-    if not set(map(type, values)) <= {str, type(None)}:
-        # Only a struct built in Python holds a datetime; a naive one is UTC, as in a string.
-        values = [_iso(v, name) for v in values]
-    text = pa.array(values, pa.string())
-    text = pc.if_else(pc.equal(text, ""), _NULL_STRING, text)
-    text = pc.replace_substring_regex(pc.utf8_upper(text), _NAIVE, r"\1Z")
-    # Microseconds, rounded half up on the 7th digit as attribute access does.
-    # Not through a nanosecond cast: its range ends at 1677/2262, and Go's zero
-    # time (year 1) silently wraps around in pyarrow 14.
-    round_up = pc.match_substring_regex(text, r"\.\d{6}[5-9]")
-    micros = pc.replace_substring_regex(text, r"(\.\d{6})\d+", r"\1")
+    """Wire strings, stored datetimes and ``None`` to ``timestamp[us, UTC]``, parsed as
+    attribute access parses them; Arrow reads a naive datetime (no offset) as UTC."""
+    for kind in set(map(type, values)) - {str, type(None), datetime}:
+        if not issubclass(kind, datetime):  # only a struct built in Python holds a datetime
+            raise TypeError(f"{name}: {kind.__name__} is not a timestamp")
+        values = [v.isoformat() if type(v) is kind else v for v in values]  # pandas.Timestamp
+    wire = [value or None for value in values]  # "" is no time
     try:
-        moments = pc.cast(micros, _UTC_US)
-    except pa.ArrowInvalid:
-        for row, value in enumerate(micros.to_pylist()):
-            try:
-                pc.cast(pa.array([value], pa.string()), _UTC_US)
-            except pa.ArrowInvalid:
-                # The value is not quoted: a hostile server may echo the API key there.
-                raise ValueError(f"{name} of row {row} is not an RFC 3339 timestamp") from None
-        raise
-    return pc.if_else(round_up, pc.add(moments, _ONE_US), moments)
+        moments = _datetimes(wire)
+    except msgspec.ValidationError as exc:  # "Invalid RFC3339 … - at `$[row]`", no value
+        row = int(str(exc).rpartition("$[")[2].partition("]")[0])
+        raise _Unfit(name, row, "is not an RFC 3339 timestamp") from None
+    array = pa.array(moments, _UTC_US)
+    outside = pc.or_(pc.less(array, _FIRST), pc.greater(array, _LAST))
+    if pc.any(outside).as_py():
+        raise _Unfit(name, pc.index(outside, True).as_py(), "is outside the years 1 to 9999 in UTC")
+    return array
 
 
 def _model_arrays(record: _Record, values: list[Any]) -> list[Any]:
-    """The model columns over ``values`` as chunked arrays, one batch at a time."""
-    batches = [
-        _columns(record, values[start : start + _BATCH_ROWS])
-        for start in range(0, len(values), _BATCH_ROWS)
-    ]
+    """The model columns over ``values`` as chunked arrays, one batch at a time; a batch
+    with a column that would outgrow one Arrow array is halved until each part fits."""
+    batches: list[list[Any]] = []
+    todo = [(s, min(s + _BATCH_ROWS, len(values))) for s in range(0, len(values), _BATCH_ROWS)]
+    while todo:
+        start, stop = todo.pop(0)
+        try:
+            batches.append(_columns(record, values[start:stop]))
+        except _Unfit as exc:
+            raise exc.at(start + exc.args[1]) from None
+        except _TooBig as exc:
+            if stop - start == 1:
+                what = f"holds more than one Arrow array can ({_MAX_ARRAY_BYTES:,} bytes)"
+                raise _Unfit(exc.args[0], start, what) from None
+            todo[:0] = [(start, (start + stop) // 2), ((start + stop) // 2, stop)]
     types = [type_ for _, type_ in _flat_fields(record)]
-    return [
-        pa.chunked_array([batch[i] for batch in batches], type_) for i, type_ in enumerate(types)
-    ]
+    return [pa.chunked_array([b[i] for b in batches], t) for i, t in enumerate(types)]
 
 
 # -- rows: models, outcomes and failures --------------------------------------------------
@@ -339,18 +368,18 @@ def _kind(values: list[Any], kind: type[msgspec.Struct] | None) -> type[msgspec.
 def _item_array(items: list[Any]) -> Any:
     """The outcomes' items: integers (crawl ids) stay integers, anything else is text."""
     if set(map(type, items)) <= {int, type(None)}:
-        return pa.array(items, pa.int64())
+        return _array(_plain(pa.int64()), items, "item")
     return pa.array([None if i is None else str(i) for i in items], pa.string())
 
 
 def to_arrow(items: Iterable[Any], *, kind: type[msgspec.Struct] | None = None) -> pa.Table:
     """A ``pyarrow.Table`` with one row per item, in order (see the module docstring).
 
-    ``kind`` names the model when no item shows it (empty or all failed). Raises
-    :class:`TypeError` for items of two different models, for an item that is
-    neither a model, an ``Outcome`` nor an exception, or for a timestamp field
-    holding neither a string nor a ``datetime``; :class:`ValueError` for a
-    timestamp string that is not RFC 3339 (naming the column and row).
+    ``kind`` names the model when no item shows it (empty or all failed).
+    :class:`TypeError`: items of two models, an item that is no model, ``Outcome`` or
+    exception, a timestamp field holding no string or ``datetime``. :class:`ValueError`
+    (naming column and row): a timestamp attribute access refuses or no UTC
+    ``datetime`` shows, an integer outside 64 bits, one row's column over 2 GiB.
     """
     values, errors, outcomes = _split(items)
     model = _kind(values, kind)
@@ -358,14 +387,17 @@ def to_arrow(items: Iterable[Any], *, kind: type[msgspec.Struct] | None = None) 
         return pa.table({})
     names: list[str] = []
     arrays: list[Any] = []
-    if outcomes is not None:
-        names += ["index", "item"]
-        arrays.append(pa.array([o and o.index for o in outcomes], pa.int64()))
-        arrays.append(_item_array([o and o.item for o in outcomes]))
-    if model is not None:
-        record = _plan_of(model)
-        names += [name for name, _ in _flat_fields(record)]
-        arrays += _model_arrays(record, values)
+    try:
+        if outcomes is not None:
+            names += ["index", "item"]
+            arrays.append(pa.array([o and o.index for o in outcomes], pa.int64()))
+            arrays.append(_item_array([o and o.item for o in outcomes]))
+        if model is not None:
+            record = _plan_of(model)
+            names += [name for name, _ in _flat_fields(record)]
+            arrays += _model_arrays(record, values)
+    except _Unfit as exc:  # (column, row, what)
+        raise ValueError("{} of row {} {}".format(*exc.args)) from None
     failures = {
         "error": pa.array([None if e is None else type(e).__name__ for e in errors], pa.string()),
         "error_message": pa.array([None if e is None else str(e) for e in errors], pa.string()),
@@ -397,9 +429,7 @@ def _pandas_type(type_: Any) -> Any:
     # Nullable dtypes: a failed row must not turn ``result.status_code`` into floats.
     if pa.types.is_integer(type_):
         return pandas.Int64Dtype()
-    if pa.types.is_boolean(type_):
-        return pandas.BooleanDtype()
-    return None
+    return pandas.BooleanDtype() if pa.types.is_boolean(type_) else None
 
 
 def to_pandas(

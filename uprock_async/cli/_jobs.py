@@ -1,9 +1,11 @@
 """``job-detail``, ``job-details`` and ``watch``: Uprock jobs in, JSON (lines) out.
 
 ``job-details`` and ``watch`` read ids lazily (see :mod:`._ids`) and write each
-result as one whole line the moment it completes (see :mod:`._output`). Ctrl-C
-and SIGTERM cancel what is in flight; what was written stays valid JSON lines,
-and a summary goes to stderr.
+result as one whole line the moment it completes (see :mod:`._output`, which
+also locks an ``--output`` file against a second run). Ctrl-C and SIGTERM
+cancel what is in flight; what was written stays valid JSON lines, and a
+summary goes to stderr. A closed stdout (``| head -1``) ends the run quietly
+(exit status 141), a failed write with a message (exit status 74).
 
 Only a line our own check refuses before any request counts as an invalid id
 (exit status 2); every error of a lookup — the service's answer for that id, a
@@ -43,7 +45,15 @@ from ._common import (
 )
 from ._ids import file_ids, open_input, read_lines
 from ._metrics import serve_metrics
-from ._output import JsonLines, Output, Tally, open_output
+from ._output import (
+    JsonLines,
+    Output,
+    PipeClosed,
+    Tally,
+    WriteFailed,
+    open_output,
+    pipe_closed,
+)
 
 __all__ = [
     "add_job_detail_arguments",
@@ -60,7 +70,12 @@ def _add_input_output(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file", nargs="?", default="-", metavar="FILE", help="ids file, or - for stdin (default)"
     )
-    parser.add_argument("--output", "-o", metavar="PATH", help="write here instead of stdout")
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="write here instead of stdout (locked: a second run on it is refused)",
+    )
 
 
 # -- job-detail ------------------------------------------------------------------------
@@ -99,7 +114,8 @@ def add_job_details_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="skip ids that already have a detail line in --output, and append to it",
+        help="skip ids that already have a detail line in --output, and append to it "
+        "(a second run on the same file is refused while this one holds it)",
     )
     add_concurrency(parser, default=64)
     parser.add_argument(
@@ -127,10 +143,7 @@ def run_job_details(args: argparse.Namespace) -> int:
         raise CliError("error: --metrics-port works only in one process (no --processes)", 2)
     if args.processes > 1:
         tally = Tally()
-        try:
-            return _on_cluster(args, tally)
-        except KeyboardInterrupt as stop:
-            return _stopped(stop, tally)
+        return _written(functools.partial(_on_cluster, args, tally), tally)
 
     def lookups(client: UprockClient, ids: AsyncIterator[str]) -> Lookups:
         return client.iter_job_details(
@@ -156,7 +169,7 @@ def _on_cluster(args: argparse.Namespace, tally: Tally) -> int:
         raise CliError(f"error: --processes needs uprock-async[dask] ({exc})", code=2) from None
     key = api_key("UPROCK_API_KEY")
     source, output = _open(args)
-    lines = JsonLines(output.stream, tally)
+    lines = JsonLines(output.stream, tally, output.name)
     try:
         with source:
             ids = list(file_ids(source))
@@ -246,12 +259,23 @@ def _run_streaming(
 ) -> int:
     """Ids in, one JSON line per outcome out; Ctrl-C and SIGTERM end with a summary."""
     tally = Tally()
+    command = functools.partial(_stream, args, tally, lookups, value_key)
+    return _written(functools.partial(run_async, command, handle_sigterm=True), tally)
+
+
+def _written(run: Callable[[], int], tally: Tally) -> int:
+    """``run()``'s exit status; how it stopped when stopped early: Ctrl-C or SIGTERM
+    (a summary), a closed stdout (quietly), a line it could not write (saying so)."""
     try:
-        return run_async(
-            functools.partial(_stream, args, tally, lookups, value_key), handle_sigterm=True
-        )
+        return run()
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM as Terminated
         return _stopped(stop, tally)
+    except PipeClosed:  # the reader went away (`| head -1`): what Unix tools do
+        return pipe_closed()
+    except WriteFailed as exc:
+        say(exc.message)
+        say(tally.summary("stopped: the output could not be written"))
+        return exc.code
 
 
 async def _stream(
@@ -267,7 +291,7 @@ async def _stream(
         serve_metrics(args.metrics_port, client),  # bound before any request
     ):
         source, output = _open(args)
-        lines = JsonLines(output.stream, tally)
+        lines = JsonLines(output.stream, tally, output.name)
         try:
             async with lookups(client, _wanted(read_lines(source), output, lines, tally)) as outs:
                 async for outcome in outs:

@@ -3,7 +3,19 @@
 Line shapes: ``{"id": ..., "detail": {...}}`` (``"job"`` for ``watch
 --no-details``) on success, ``{"id": ..., "error": {"type", "status",
 "message"}}`` on failure. ``--resume`` reads a previous run's output line by
-line, keeps the ids that have a ``"detail"``, and appends.
+line, keeps the ids that have a ``"detail"`` (a line that does not parse, cut
+short or nested too deeply, is counted as unreadable and skipped), and appends.
+
+An ``--output`` file is opened for appending and, if it is a regular file,
+locked (``fcntl.flock``, an advisory lock; POSIX only) before anything is read
+or written: a second run on the same
+file stops at once with exit status 2 instead of fetching and writing every id
+again; without ``--resume`` the file is emptied once the lock is held.
+
+When the reader of stdout goes away (``| head -1``), the run stops quietly with
+exit status 141 (128 + SIGPIPE, what the shell reports for a Unix tool that
+SIGPIPE ended); when a line cannot be written (a full disk) it stops saying so,
+with exit status 74 (``EX_IOERR``), never the 1 that means "lookups failed".
 """
 
 from __future__ import annotations
@@ -12,15 +24,64 @@ import contextlib
 import os
 import stat
 import sys
-from typing import Any, BinaryIO, Literal
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 import msgspec
 
 from ._common import CliError, error_object, say
 
-__all__ = ["JsonLines", "Output", "Tally", "open_output"]
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory lock
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "EXIT_PIPE_CLOSED",
+    "EXIT_WRITE_FAILED",
+    "JsonLines",
+    "Output",
+    "PipeClosed",
+    "Tally",
+    "WriteFailed",
+    "open_output",
+    "pipe_closed",
+]
 
 _encoder = msgspec.json.Encoder()
+EXIT_PIPE_CLOSED = 128 + 13  # 128 + SIGPIPE, as the shell reports a tool SIGPIPE ended
+EXIT_WRITE_FAILED = 74  # EX_IOERR of sysexits.h: an I/O error on a file
+
+
+class PipeClosed(Exception):
+    """The reader of the output went away (``| head -1``): the run stops quietly."""
+
+
+class WriteFailed(CliError):
+    """A line could not be written (a full disk): the run stops, saying so."""
+
+    def __init__(self, name: str, exc: OSError) -> None:
+        super().__init__(f"error: cannot write {name}: {exc.strerror or exc}", EXIT_WRITE_FAILED)
+
+
+@contextlib.contextmanager
+def _writing(name: str) -> Iterator[None]:
+    """OS errors of writing to ``name`` as :class:`PipeClosed` or :class:`WriteFailed`."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise PipeClosed from None
+    except OSError as exc:
+        raise WriteFailed(name, exc) from None
+
+
+def pipe_closed() -> int:
+    """Stop quietly after :class:`PipeClosed`: stdout is pointed at the null device, so
+    nothing flushed at exit complains; the exit status, 141."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE_CLOSED
 
 
 class Tally:
@@ -54,11 +115,13 @@ class Tally:
 
 
 class JsonLines:
-    """JSON lines to a binary stream; every write is one whole line."""
+    """JSON lines to a binary stream; every write is one whole line. A failed write
+    raises :class:`PipeClosed` or :class:`WriteFailed` (naming ``name``)."""
 
-    def __init__(self, stream: BinaryIO, tally: Tally) -> None:
+    def __init__(self, stream: BinaryIO, tally: Tally, name: str = "stdout") -> None:
         self._stream = stream
         self._tally = tally
+        self._name = name
         # Flush per line on a terminal or pipe (a reader sees results as they
         # come); buffer for a regular file.
         try:
@@ -68,29 +131,31 @@ class JsonLines:
 
     def detail(self, job_id: str, detail: Any, key: str = "detail") -> None:
         """A successful lookup: ``{"id", key: value}``."""
-        self._tally.ok += 1
         self._write({"id": job_id, key: detail})
+        self._tally.ok += 1
 
     def error(self, job_id: str, exc: BaseException) -> None:
         """A lookup of ``job_id`` failed: whatever the error's type, the id was
         well formed (it passed the up-front check), so it counts as failed."""
-        self._tally.failed += 1
         self._write({"id": job_id, "error": error_object(exc)})
+        self._tally.failed += 1
 
     def invalid(self, line: str, exc: ValueError) -> None:
         """An input line our check refused before any request: an invalid id."""
-        self._tally.invalid += 1
         self._write({"id": line, "error": error_object(exc)})
+        self._tally.invalid += 1
 
     def _write(self, line: dict[str, Any]) -> None:
         # One write of the whole line: a stop between lines never leaves half of one.
-        self._stream.write(_encoder.encode(line) + b"\n")
-        if self._flush:
-            self._stream.flush()
+        with _writing(self._name):
+            self._stream.write(_encoder.encode(line) + b"\n")
+            if self._flush:
+                self._stream.flush()
 
     def flush(self) -> None:
         """Push buffered lines to the file."""
-        self._stream.flush()
+        with _writing(self._name):
+            self._stream.flush()
 
     def flush_quietly(self) -> None:
         """Flush on the way out of an interrupted run, where a closed pipe is no news."""
@@ -99,16 +164,21 @@ class JsonLines:
 
 
 class Output:
-    """Where the lines go, and the ids a previous run already finished (``--resume``)."""
+    """Where the lines go (``name`` for messages), and the ids a previous run already
+    finished (``--resume``)."""
 
-    def __init__(self, stream: BinaryIO, done: frozenset[str] | set[str]) -> None:
+    def __init__(
+        self, stream: BinaryIO, done: frozenset[str] | set[str], name: str = "stdout"
+    ) -> None:
         self.stream = stream
         self.done = done
+        self.name = name
 
     def close(self) -> None:
-        """Close the file (never stdout)."""
+        """Close the file, which releases its lock (never stdout)."""
         if self.stream is not sys.stdout.buffer:
-            self.stream.close()
+            with _writing(self.name):
+                self.stream.close()
 
 
 class _Line(msgspec.Struct):
@@ -139,7 +209,7 @@ def _finished(path: str) -> tuple[set[str], int, bool]:
                 continue
             try:
                 line = _line_decoder.decode(raw)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):  # cut short, or nested too deep
                 unreadable += 1
                 continue
             if len(line.detail) and bytes(line.detail) != b"null":
@@ -150,10 +220,12 @@ def _finished(path: str) -> tuple[set[str], int, bool]:
 def open_output(
     path: str | None, *, resume: bool = False, source: BinaryIO | None = None
 ) -> Output:
-    """Stdout, ``path`` truncated, or with ``resume`` ``path`` appended to.
+    """Stdout, or ``path`` opened for appending and locked: emptied once locked, or
+    with ``resume`` read for the ids already done and appended to.
 
     Usage errors (exit 2): ``--resume`` without a file, a file that cannot be
-    opened, and a file that is the input (writing would destroy the ids).
+    opened, a file that is the input (writing would destroy the ids), and a file
+    another run holds locked.
     """
     if path is None or path == "-":
         if resume:
@@ -163,21 +235,54 @@ def open_output(
         return Output(sys.stdout.buffer, frozenset())
     if source is not None and _same_file(path, source):
         raise CliError(f"error: --output {path} is the input file", code=2)
-    done: set[str] = set()
-    ends_mid_line = False
-    mode: Literal["wb", "ab"] = "wb"
+    existed = os.path.exists(path)
     try:
-        if resume and os.path.exists(path):
-            done, unreadable, ends_mid_line = _finished(path)
-            mode = "ab"
-            note = f"; {unreadable} unreadable lines ignored" if unreadable else ""
-            say(f"resuming: {len(done)} ids already done in {path}{note}")
-        stream = open(path, mode)  # noqa: SIM115 - Output.close closes it when the run ends
+        # Always appending: every line goes at the end, whatever else writes there.
+        stream = open(path, "ab")  # noqa: SIM115 - Output.close closes it when the run ends
     except OSError as exc:
         raise CliError(f"error: cannot write {path}: {exc.strerror}", code=2) from None
-    if ends_mid_line:
-        stream.write(b"\n")  # the next line starts on a line of its own
-    return Output(stream, done)
+    try:
+        regular = _lock(stream, path)
+        done = _prepare(stream, path, resume=resume and existed, regular=regular)
+    except BaseException:
+        stream.close()
+        raise
+    return Output(stream, done, path)
+
+
+def _lock(stream: BinaryIO, path: str) -> bool:
+    """Lock ``stream`` for this run if it is a regular file (whether it is one). A
+    device or a pipe (``/dev/null``) is never locked: many may write there."""
+    if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+        return False
+    if fcntl is not None:
+        try:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CliError(
+                f"error: {path} is locked by another uprock-async run writing to it; "
+                "wait for that run to end, or choose another --output",
+                code=2,
+            ) from None
+    return True
+
+
+def _prepare(stream: BinaryIO, path: str, *, resume: bool, regular: bool) -> set[str]:
+    """With the lock held: a resumed run's finished ids (and a line end after a cut
+    last line), or, for a fresh run, the file emptied."""
+    try:
+        if not resume:
+            if regular:
+                stream.truncate(0)
+            return set()
+        done, unreadable, ends_mid_line = _finished(path)
+        if ends_mid_line:
+            stream.write(b"\n")  # the next line starts on a line of its own
+    except OSError as exc:
+        raise CliError(f"error: cannot write {path}: {exc.strerror}", code=2) from None
+    note = f"; {unreadable} unreadable lines ignored" if unreadable else ""
+    say(f"resuming: {len(done)} ids already done in {path}{note}")
+    return done
 
 
 def _same_file(path: str, source: BinaryIO) -> bool:

@@ -195,9 +195,9 @@ class Crawl(_Status, gc=False):
 
     def _repr_html_(self) -> str:
         """Counters, screenshot status counts and the first screenshots (Jupyter)."""
-        from .._html import crawl_html
+        from .._html import crawl_html, view  # only notebooks pay for the HTML code
 
-        return crawl_html(self)
+        return view(crawl_html, self)
 
 
 class Batch(_Status, gc=False):

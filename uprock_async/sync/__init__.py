@@ -14,6 +14,14 @@ Each client runs its async twin on an event loop in a daemon thread of its own
 results and exceptions, works in a thread where a loop already runs (a Jupyter
 cell), and may be called from many threads at once. ``iter_*`` methods return a
 :class:`BlockingIterator`.
+
+A ``KeyboardInterrupt`` or ``SystemExit`` raised in a ``progress=`` callback
+reaches the caller and ends the client cleanly (``closed`` becomes True; later
+calls raise ``RuntimeError`` saying why). In a notebook cell, a call whose
+server runs on the kernel's own loop (an awaited ``FakeServer``) cannot be
+answered while it blocks that loop: after the client's timeout without an
+answer it logs a WARNING, and the ``APITimeoutError`` it raises says what
+happened and how to fix it (``with FakeServer.in_thread() as server:``).
 """
 
 from ._runner import BlockingIterator

@@ -20,6 +20,7 @@ from .._config import RetryPolicy, Timeout
 from .._stats import ClientStats
 from ..concurrency import AdaptiveConcurrency
 from ._runner import BlockingIterator, LoopThread, Source
+from ._watch import Watch
 
 __all__ = ["BlockingClient", "blocking", "overloaded", "streaming"]
 
@@ -37,7 +38,9 @@ class BlockingClient(Settings, Generic[C]):
     Arguments are the async client's. ``session=`` is refused: an
     ``aiohttp.ClientSession`` belongs to the event loop it was made on, and this
     client's loop is private to it. Callbacks you pass (``progress=``) run on
-    the client's loop thread and must not call the client (``RuntimeError``).
+    the client's loop thread and must not call the client (``RuntimeError``); a
+    ``KeyboardInterrupt`` or ``SystemExit`` they raise reaches the caller and
+    closes the client.
     """
 
     _async_class: ClassVar[Callable[..., ClientBase]]
@@ -106,6 +109,11 @@ class BlockingClient(Settings, Generic[C]):
                     raise
         return self._client.stats()
 
+    def _progress(self) -> tuple[int, int]:
+        """``(requests sent, responses had)``, what a :class:`Watch` compares."""
+        stats = self.stats()
+        return stats.requests, sum(stats.responses.values())
+
     def with_options(
         self: Self,
         *,
@@ -160,7 +168,8 @@ def blocking(
     @functools.wraps(method)
     def twin(self: BlockingClient[Any], /, *args: P.args, **kwargs: P.kwargs) -> R:
         call = partial(method, self._client, *args, **kwargs)  # pyright: ignore[reportPrivateUsage]
-        return self._loop.call(call)  # pyright: ignore[reportPrivateUsage]
+        watch = Watch.here(self.timeout.total, self._progress)  # pyright: ignore[reportPrivateUsage]
+        return self._loop.call(call, watch)  # pyright: ignore[reportPrivateUsage]
 
     twin.__doc__ = _doc(method)
     return twin

@@ -5,22 +5,36 @@ asyncio event loop with an anyio :class:`~anyio.from_thread.BlockingPortal` in i
 Every blocking call becomes a task on that loop, so the async client (its
 connection pool, its fan-out engine) only ever runs on the one loop that owns
 it, whatever thread the call comes from.
+
+A ``KeyboardInterrupt`` or ``SystemExit`` raised on the loop thread (by a
+``progress=`` callback) never escapes the loop, which asyncio would let it do,
+killing the thread mid-way: it reaches the caller, and the client ends cleanly
+(calls still running are cancelled, the pool is closed); later calls say why.
+
+A call made from a thread whose own event loop runs (a notebook cell) cannot
+tell whether its server lives on that loop, which the call then blocks: when it
+has had no answer within the client's timeout, the ``uprock_async`` logger
+says so at WARNING, and a timeout it raises explains the likely cause and the
+fix (the server on a thread of its own, ``FakeServer.in_thread()``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import sys
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import CancelledError, Future
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 import anyio
 from anyio.from_thread import BlockingPortal
+
+from ._watch import Watch
 
 __all__ = ["BlockingIterator", "LoopThread"]
 
@@ -36,11 +50,25 @@ Source: TypeAlias = AsyncIterator[T] | AbstractAsyncContextManager[AsyncIterator
 _BATCH = 128
 
 _CLOSED = "this blocking client has been closed; create a new one"
+_ENDED = (
+    "this blocking client was closed when a {} was raised on its event loop thread "
+    "(in a progress callback?); create a new one"
+)
 _OWN_THREAD = (
     "a blocking uprock_async.sync client was called from its own event loop thread "
     "(for example inside a progress callback): it would wait for itself forever. "
     "Make the call after the running one returns, or use the async client there."
 )
+
+
+class _Raised:
+    """A ``KeyboardInterrupt``/``SystemExit`` from a call on the loop, handed back as a
+    value: raised there, it would escape the event loop and end the thread mid-way."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 class LoopThread:
@@ -55,6 +83,8 @@ class LoopThread:
         self._error: BaseException | None = None
         self._lock = threading.Lock()
         self.stopping = False
+        self._joined = False
+        self._ended_by: str | None = None  # the class name of what ended the loop
         self._stop: anyio.Event | None = None  # set on the loop, before ``ready``
         # Daemon: a client nobody closed must not keep the interpreter from exiting
         # (a non-daemon thread would be joined at exit, forever).
@@ -63,7 +93,6 @@ class LoopThread:
         )
         self._thread.start()
         self.portal, self._loop = ready.result()
-        self.ident = self._thread.ident
 
     def _run(
         self,
@@ -96,14 +125,18 @@ class LoopThread:
                 await on_stop()
 
     def in_loop_thread(self) -> bool:
-        """True when called from the loop thread itself."""
-        return threading.get_ident() == self.ident
+        """True when called from the loop thread itself (the thread, not its id: a
+        new thread may get the id of the loop thread once that has ended)."""
+        return threading.current_thread() is self._thread
+
+    def _closed(self) -> str:
+        return _CLOSED if self._ended_by is None else _ENDED.format(self._ended_by)
 
     def check(self) -> BlockingPortal:
         """The portal, or ``RuntimeError`` when closed or called from the loop thread."""
         if self.stopping:
-            raise RuntimeError(_CLOSED)
-        if threading.get_ident() == self.ident:
+            raise RuntimeError(self._closed())
+        if self.in_loop_thread():
             raise RuntimeError(_OWN_THREAD)
         return self.portal
 
@@ -112,11 +145,31 @@ class LoopThread:
         its future. ``RuntimeError`` when closed."""
         portal = self.check()
         try:
-            return portal.start_task_soon(fn)
+            return portal.start_task_soon(self._guarded, fn)
         except RuntimeError:  # closed by another thread between check and start
             if self.stopping:
-                raise RuntimeError(_CLOSED) from None
+                raise RuntimeError(self._closed()) from None
             raise
+
+    async def _guarded(self, fn: Callable[[], object]) -> object:
+        """``fn()`` on the loop; a KeyboardInterrupt or SystemExit comes back as a value."""
+        try:
+            result = fn()
+            if inspect.isawaitable(result):
+                result = await result
+        except BaseException as exc:
+            if isinstance(exc, (Exception, anyio.get_cancelled_exc_class())):
+                raise
+            self.end(exc)
+            return _Raised(exc)
+        return result
+
+    def end(self, reason: BaseException) -> None:
+        """Shut the client down cleanly because ``reason`` (a KeyboardInterrupt or
+        SystemExit raised on the loop thread) ended a call; later calls say so."""
+        if self._ended_by is None:
+            self._ended_by = type(reason).__name__
+        self.request_stop()
 
     def start_task(
         self, fn: Callable[..., Awaitable[None]], *args: object
@@ -128,13 +181,16 @@ class LoopThread:
             return portal.start_task(fn, *args)
         except (RuntimeError, CancelledError):  # the client closed meanwhile
             if self.stopping:
-                raise RuntimeError(_CLOSED) from None
+                raise RuntimeError(self._closed()) from None
             raise
 
-    def wait(self, future: Future[T]) -> T:
+    def wait(self, future: Future[T], watch: Watch | None = None) -> T:
         """The task's result or exception, re-raised here."""
         try:
-            return future.result()
+            result: Any = future.result() if watch is None else watch.result(future)
+            if isinstance(result, _Raised):
+                raise result.error
+            return cast(T, result)
         except CancelledError:
             if self.stopping:
                 raise RuntimeError(
@@ -146,10 +202,11 @@ class LoopThread:
             future.cancel()
             raise
 
-    def call(self, fn: Callable[[], Awaitable[T]]) -> T:
-        """Await ``fn()`` on the loop and block until it is done."""
+    def call(self, fn: Callable[[], Awaitable[T]], watch: Watch | None = None) -> T:
+        """Await ``fn()`` on the loop and block until it is done (``watch``: see
+        :class:`Watch`)."""
         future: Future[T] = self.start(fn)
-        return self.wait(future)
+        return self.wait(future, watch)
 
     def call_sync(self, fn: Callable[[], T]) -> T:
         """Run the plain function ``fn()`` on the loop thread and block until it is done."""
@@ -170,8 +227,11 @@ class LoopThread:
             self.call_soon(stop.set)
 
     def close(self) -> None:
-        """Cancel what runs, close the async client, end the loop and join its thread."""
-        if threading.get_ident() == self.ident:
+        """Cancel what runs, close the async client, end the loop and join its thread.
+        Once closed, a no-op from any thread."""
+        if self._joined:
+            return
+        if self.in_loop_thread():
             raise RuntimeError(
                 "a blocking client cannot be closed from its own event loop thread "
                 "(for example inside a progress callback)"
@@ -179,6 +239,7 @@ class LoopThread:
         with self._lock:
             self.request_stop()
             self._thread.join()
+            self._joined = True
             error, self._error = self._error, None
         if error is not None:
             raise error
@@ -307,6 +368,8 @@ class BlockingIterator(Iterator[T]):
             self._loop.wait(self._task)
         if pump.error is not None:
             error, pump.error = pump.error, None
+            if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit
+                self._loop.end(error)
             raise error
 
     def close(self) -> None:
@@ -334,7 +397,7 @@ class BlockingIterator(Iterator[T]):
         pump = getattr(self, "_pump", None)  # None also if __init__ failed
         if sys.is_finalizing() or pump is None or self._closed:
             return
-        if threading.get_ident() == self._loop.ident:
+        if self._loop.in_loop_thread():
             self._closed = True  # garbage-collected on the loop: cancel without waiting
             self._loop.call_soon(pump.scope.cancel)
             return

@@ -141,9 +141,9 @@ class JobDetail(msgspec.Struct, gc=False):
 
     def _repr_html_(self) -> str:
         """The job, its status and timings, headers collapsed (Jupyter)."""
-        from .._html import job_detail_html
+        from .._html import job_detail_html, view  # only notebooks pay for the HTML code
 
-        return job_detail_html(self)
+        return view(job_detail_html, self)
 
 
 @timestamps
