@@ -25,13 +25,12 @@ job-details, watch) and :mod:`._screenshots` (crawl-info, save-crawl);
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .._version import __version__
-from . import _demo, _jobs, _screenshots
+from . import _demo, _jobs, _output, _screenshots
 from ._common import PROG, CliError, common_options, describe, say, stopped_how
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
@@ -138,11 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(how)
         return code
     except BrokenPipeError:
-        # The reader went away (`| head -1`): stop quietly. Point stdout at devnull
-        # so the interpreter's final flush does not complain either.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
+        # The reader went away (`| head -1`): stop quietly, with 141 (128 + SIGPIPE)
+        # as a Unix tool ended by SIGPIPE does; stdout now points at devnull so the
+        # interpreter's final flush does not complain either.
+        return _output.pipe_closed()
     except CliError as exc:
         say(exc.message)
         return exc.code

@@ -16,6 +16,9 @@ from __future__ import annotations
 import asyncio
 import asyncio.base_events
 import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar, overload
@@ -165,6 +168,38 @@ class FakeServer:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    @classmethod
+    @contextmanager
+    def in_thread(cls, seed: int = 0, **options: Any) -> Iterator[FakeServer]:
+        """A server running on a thread (and event loop) of its own::
+
+            with FakeServer.in_thread() as server:
+                with uprock_async.sync.UprockClient(server.api_key,
+                                                    base_url=server.uprock_url) as client:
+                    client.job_detail(server.add_jobs(1)[0])
+
+        For blocking clients (``uprock_async.sync``) in a notebook cell or a
+        script: a server awaited on the caller's own loop cannot answer while a
+        blocking call holds that loop. ``options`` are the constructor's. Set up
+        data and faults between requests (the server's state is not locked).
+        """
+        server = cls(seed, **options)
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(
+            target=loop.run_forever, name="uprock-async-fake-server", daemon=True
+        )
+        thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout=30)
+            yield server
+        finally:
+            try:
+                asyncio.run_coroutine_threadsafe(server.close(), loop).result(timeout=30)
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
+                thread.join(timeout=30)
+                loop.close()
 
     def _origin(self) -> str:
         """``http://host:port`` once the port is known, else ``""``."""
