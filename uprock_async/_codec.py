@@ -38,6 +38,7 @@ import msgspec
 
 from ._errors import APIStatusError, ResponseDecodeError, UprockAsyncError, excerpt, status_error
 from ._lenient import GOT_NULL, lenient_plan
+from ._redact import redact_bytes
 from ._twins import twin
 
 __all__ = [
@@ -120,7 +121,7 @@ def _decode_error(
     else:
         kind = "empty" if not body.strip() else "not valid JSON"
         message = f"{what} is {kind} ({reason}); body: {quoted}"
-    return ResponseDecodeError(message, body=body, status_code=status)
+    return ResponseDecodeError(message, body=redact_bytes(body, redact), status_code=status)
 
 
 # -- shapes: how each answer is read -------------------------------------------------------

@@ -3,6 +3,7 @@
 ::
 
     UprockAsyncError                      base of everything we raise
+    ├── ConfigurationError                no API key, or a bad option (also a ValueError)
     ├── APIConnectionError                could not talk to the server (DNS, reset, TLS)
     │   │   .method .url
     │   └── APITimeoutError               no answer within the Timeout
@@ -45,7 +46,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from ._redact import Redact, excerpt, redactor
+from ._redact import Redact, excerpt, redact_bytes, redactor
 
 __all__ = [
     "APIConnectionError",
@@ -53,6 +54,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ConfigurationError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -100,6 +102,15 @@ def _where(method: str | None, url: str | None) -> str:
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return " ".join(part for part in (method, target) if part) + ": "
+
+
+class ConfigurationError(UprockAsyncError, ValueError):
+    """The client cannot be set up as asked: no API key (the message names the
+    environment variable to set), or an option it cannot use.
+
+    Also a :class:`ValueError`, so ``except ValueError`` around a client's
+    construction keeps catching it.
+    """
 
 
 class APIConnectionError(UprockAsyncError):
@@ -433,7 +444,7 @@ def status_error(
         status_code=status,
         code=code,
         request_id=request_id,
-        body=body,
+        body=redact_bytes(body, scrub),
         fields=fields,
         method=method,
         url=url,

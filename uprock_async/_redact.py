@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import quote
 
-__all__ = ["Redact", "bounded", "excerpt", "redactor"]
+__all__ = ["Redact", "bounded", "excerpt", "redact_bytes", "redactor"]
 
 _EXCERPT_BYTES = 200
 # How far past the cut a body is decoded and redacted before being cut: a secret
@@ -76,3 +76,14 @@ def bounded(text: str, redact: Redact, limit: int = _QUOTE_CHARS) -> str:
     space, cut to ``limit`` characters (``…`` marks a cut)."""
     text = _CONTROL.sub(" ", redact(text))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def redact_bytes(body: bytes, redact: Redact | None) -> bytes:
+    """``body`` with the key replaced, for the raw ``body`` an error keeps (error
+    trackers record attributes). Lossless otherwise: bytes that are not UTF-8
+    round-trip unchanged, and a body without the key is returned as is."""
+    if redact is None or not body:
+        return body
+    text = body.decode("utf-8", "surrogateescape")
+    clean = redact(text)
+    return body if clean == text else clean.encode("utf-8", "surrogateescape")

@@ -26,9 +26,12 @@ from .._errors import (
     UprockAsyncError,
     parse_retry_after,
 )
+from .._redact import bounded
 
 __all__ = [
     "Expected",
+    "TransportCause",
+    "cause_of",
     "Failure",
     "NotResent",
     "exception_failure",
@@ -55,6 +58,21 @@ class Failure(Exception):
         self.retryable = retryable
         self.sent = sent
         self.retry_after = retry_after
+
+
+class TransportCause(Exception):
+    """What the HTTP library raised, kept as text: its type and message, the key
+    redacted. It is the ``__cause__`` of the error we raise instead of the original
+    exception, whose attributes (``request_info``) hold the request's headers,
+    ``Authorization`` included, and which error trackers record."""
+
+
+def cause_of(exc: BaseException, redact: Callable[[str], str]) -> TransportCause:
+    """A :class:`TransportCause` for ``exc`` (unwrapped from :class:`NotResent`)."""
+    if isinstance(exc, NotResent):
+        exc = exc.cause
+    kind = type(exc)
+    return TransportCause(f"{kind.__module__}.{kind.__qualname__}: {redact(str(exc))}")
 
 
 class NotResent(aiohttp.ClientConnectionError):
@@ -122,7 +140,7 @@ def exception_failure(
     rule = next(rule for rule in _RULES if isinstance(exc, rule.kinds))
     text = rule.message.format(
         where=f"{url.scheme}://{url.host}",
-        detail=redact(str(exc) or type(exc).__name__),
+        detail=bounded(str(exc) or type(exc).__name__, redact, 300),  # one line
         timeout=timeout,
     )
     return Failure(rule.error(text), retryable=rule.retryable, sent=rule.sent)

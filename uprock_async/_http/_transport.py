@@ -38,7 +38,7 @@ from ._events import (
     idle,
     log_retry,
 )
-from ._failures import MAPPED, Failure, exception_failure, status_failure
+from ._failures import MAPPED, Failure, cause_of, exception_failure, status_failure
 from ._pause import Pause
 from ._session import (
     PER_REQUEST_MIDDLEWARES,
@@ -306,26 +306,29 @@ class Transport:
                 return await self._attempt(
                     session, method, url, json, multipart, consume, attempt, idempotent
                 )
-            except Failure as failure:
-                attempt += 1
-                last = failure.error
-                free = probe and breaker is not None and breaker.is_open
-                may_retry = (
-                    failure.retryable
-                    and (free or retries < policy.max_retries)
-                    and (idempotent or not failure.sent)
-                )
-                if not may_retry:
-                    self.stats.error(last)
-                    raise last from failure.__cause__
-                if not free:
-                    retries += 1
-                if breaker is not None and breaker.is_open:
-                    continue  # the breaker paces what follows: no backoff on top
-                delay = policy.backoff(retries - 1, failure.retry_after)
-                log_retry(last, retries, policy.max_retries, delay)
-                # With a breaker, the backoff ends early if it opens (then it holds the call).
-                await idle(partial(anyio.sleep if breaker is None else breaker.sleep, delay))
+            except Failure as caught:
+                failure = caught
+            # Decided outside the except block, so the error we raise has no
+            # __context__: the internal Failure (and what it wrapped) stays unreachable.
+            attempt += 1
+            last = failure.error
+            free = probe and breaker is not None and breaker.is_open
+            may_retry = (
+                failure.retryable
+                and (free or retries < policy.max_retries)
+                and (idempotent or not failure.sent)
+            )
+            if not may_retry:
+                self.stats.error(last)
+                raise last from failure.__cause__  # a TransportCause at most: text, no key
+            if not free:
+                retries += 1
+            if breaker is not None and breaker.is_open:
+                continue  # the breaker paces what follows: no backoff on top
+            delay = policy.backoff(retries - 1, failure.retry_after)
+            log_retry(last, retries, policy.max_retries, delay)
+            # With a breaker, the backoff ends early if it opens (then it holds the call).
+            await idle(partial(anyio.sleep if breaker is None else breaker.sleep, delay))
 
     async def _attempt(
         self,
@@ -401,7 +404,7 @@ class Transport:
             mapped = exception_failure(exc, url, self.timeout, self._redact)
             self.locate(mapped.error, method, url)
             self._emit(method, url, attempt, started, status, headers, mapped.error)
-            raise mapped from exc
+            raise mapped from cause_of(exc, self._redact)
 
     def locate(self, error: UprockAsyncError, method: str, url: URL) -> None:
         """Name the request in ``error`` (it was built where the request was unknown)."""

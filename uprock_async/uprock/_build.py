@@ -23,6 +23,7 @@ from .._errors import (
     UprockAsyncError,
     excerpt,
 )
+from .._redact import redact_bytes
 from .models import BatchStatusResponse, Cookie, CrawlSession, Job, JobDetail
 
 __all__ = [
@@ -198,14 +199,14 @@ def _entry_error(job_id: str, error: str, body: bytes, redact: Redact) -> Uprock
             f"not found: job {job_id} does not exist or you are not authorized to view it",
             status_code=404,
             code=error,
-            body=body,
+            body=redact_bytes(body, redact),
         )
     if error == "invalid_uuid":
         return BadRequestError(
             f"invalid request: {job_id!r} is not a valid job UUID",
             status_code=400,
             code=error,
-            body=body,
+            body=redact_bytes(body, redact),
         )
     # An error the docs do not list: keep the service's word, under the base class.
     message = f"batch status for job {job_id}: {error}"
@@ -239,7 +240,7 @@ def merge_batch(
         )
         raise ResponseDecodeError(
             redact(message) if redact else message,
-            body=body,
+            body=redact_bytes(body, redact),
             status_code=status,
         )
     # The service may spell a UUID in lower case where the caller used upper case.
