@@ -40,7 +40,8 @@ def test_a_plain_answer_decodes_and_a_failure_is_redacted_and_counted() -> None:
     assert counted == [info.value]
     assert SECRET not in str(info.value)
     # the raw body is kept, but an echoed key is taken out of it too (issue 21)
-    assert info.value.body == body.replace(SECRET.encode(), b"[redacted]")
+    assert SECRET.encode() not in info.value.body
+    assert info.value.body.startswith(b'{"status": "')
 
 
 def test_either_shape_reads_the_bare_and_the_wrapped_object() -> None:
