@@ -29,6 +29,7 @@ from uprock_async import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -275,6 +276,7 @@ def test_job_details_and_every_error_survive_pickling() -> None:
         ResponseDecodeError("not json", body=b"<html>", status_code=200),
         WaitTimeoutError("still running", last_status="running"),
         PartitionError("worker died", partition=3),
+        ConfigurationError("no key: set UPROCK_API_KEY"),
     ]
     public = {
         cls

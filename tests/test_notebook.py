@@ -43,6 +43,12 @@ def test_the_example_notebook_executes_without_errors_or_warnings(
     assert "ClientStats" in texts  # client.stats() rendered as HTML
     assert "Crawl " in texts  # the crawl's HTML view
     assert "job.status" in texts  # the DataFrame of details
+    plain = [
+        str(o.get("data", {}).get("text/plain", ""))
+        for c in notebook.cells
+        for o in c.get("outputs", [])
+    ]
+    assert "('completed', 1500)" in plain  # the blocking client reached the threaded fake
     assert "test-key-0-0123456789abcdef" not in texts  # FakeServer(seed=0)'s key
 
 
@@ -75,3 +81,42 @@ def test_progress_true_draws_a_text_bar_without_warnings_when_ipywidgets_is_miss
     assert "Warning" not in text
     assert "50/50" in text  # tqdm's text bar, on stderr
     assert outputs[-1]["data"]["text/plain"] == "50"
+
+
+@pytest.mark.timeout(120)
+def test_a_blocking_client_in_a_kernel_reaches_a_fake_on_its_own_thread(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
+    monkeypatch.setenv("PYTHONWARNINGS", "error")
+    monkeypatch.chdir(tmp_path)
+    cell = nbformat.v4.new_code_cell
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            cell(  # the README's form: one block, one cell
+                "from uprock_async import sync\n"
+                "from uprock_async.testing import FakeServer\n"
+                "with FakeServer.in_thread(seed=0) as server:\n"
+                "    ids = server.add_jobs(3, headers=1, cookies=0)\n"
+                "    with sync.UprockClient(server.api_key, base_url=server.uprock_url,\n"
+                "                           timeout=10) as client:\n"
+                "        details = client.job_details(ids)\n"
+                "[d.job.status for d in details]"
+            ),
+            cell(  # the notebook's form: started in one cell …
+                "running = FakeServer.in_thread(seed=1)\n"
+                "server = running.start()\n"
+                "client = sync.UprockClient(server.api_key, base_url=server.uprock_url, timeout=10)"
+            ),
+            cell("client.job_detail(server.add_jobs(1)[0]).job.status"),  # … used in others …
+            cell("client.close()\nrunning.close()\nrunning.running"),  # … closed in the last
+        ]
+    )
+    nbclient.NotebookClient(notebook, kernel_name="python3", timeout=60).execute()
+    results = [
+        next(o["data"]["text/plain"] for o in c.outputs if o.output_type == "execute_result")
+        for c in (notebook.cells[0], notebook.cells[2], notebook.cells[3])
+    ]
+    assert results == ["['completed', 'completed', 'completed']", "'completed'", "False"]
+    for c in notebook.cells:
+        assert not [o for o in c.outputs if o.output_type == "error" or o.get("name") == "stderr"]

@@ -10,6 +10,13 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
+import pickle
+import pydoc
+import traceback
+import typing
+
+import pytest
 
 import uprock_async
 
@@ -20,7 +27,7 @@ from uprock_async import (
     fan_out, Outcome,                              # concurrency helpers
     AdaptiveConcurrency, ClientStats,              # see "Operating at scale"
     CircuitBreaker,                                # see "Monitoring many jobs"
-    UprockAsyncError, APIConnectionError, APITimeoutError, APIStatusError,
+    UprockAsyncError, ConfigurationError, APIConnectionError, APITimeoutError, APIStatusError,
     BadRequestError, AuthenticationError, PermissionDeniedError, NotFoundError,
     RateLimitError, ServerError, ResponseDecodeError, WaitTimeoutError,
 )
@@ -28,6 +35,14 @@ from uprock_async.uprock import JobDetail, Job, JobResult, Cookie, Header, Crawl
 from uprock_async.screenshotcenter import Crawl, Screenshot, App, Tracker, TrackerReturn, Batch, Account
 from uprock_async.testing import FakeServer
 """  # noqa: E501
+
+#: The packages users import from: every name in their ``__all__`` shows this path.
+PUBLIC_PACKAGES = (
+    "uprock_async",
+    "uprock_async.testing",
+    "uprock_async.metrics",
+    "uprock_async.frames",
+)
 
 
 def _imports(source: str) -> dict[str, list[str]]:
@@ -106,3 +121,67 @@ def test_type_hints_of_every_public_method_resolve_at_runtime() -> None:
                 typing.get_type_hints(target)
             except Exception as exc:  # pragma: no cover - the failure message
                 raise AssertionError(f"{name}: {type(exc).__name__}: {exc}") from exc
+
+
+def _public_objects() -> list[tuple[str, str, object]]:
+    """``(package, name, object)`` of every class and function a public package exports."""
+    found: list[tuple[str, str, object]] = []
+    for package in PUBLIC_PACKAGES:
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                found.append((package, name, obj))
+    return found
+
+
+def _shown_module(obj: object) -> str:
+    return str(getattr(obj, "__module__", ""))
+
+
+@pytest.mark.parametrize(
+    ("package", "name", "obj"), _public_objects(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_every_public_name_shows_a_public_import_path(package: str, name: str, obj: object) -> None:
+    shown = _shown_module(obj)
+    assert not any(part.startswith("_") for part in shown.split(".")), f"{package}.{name}: {shown}"
+    # … and that path really has it, so pickling and "from <path> import <name>" work.
+    assert getattr(importlib.import_module(shown), name) is obj
+
+
+def test_an_error_shows_its_public_path_in_repr_help_and_tracebacks() -> None:
+    assert repr(uprock_async.RateLimitError) == "<class 'uprock_async.RateLimitError'>"
+    assert "in module uprock_async\n" in pydoc.render_doc(uprock_async.RateLimitError)
+    try:
+        raise uprock_async.RateLimitError("slow down", status_code=429, retry_after=1.0)
+    except uprock_async.RateLimitError as exc:
+        last_line = traceback.format_exception(exc)[-1]
+        copy = pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own bytes
+    assert last_line.startswith("uprock_async.RateLimitError: ")
+    assert type(copy) is uprock_async.RateLimitError
+    assert copy.retry_after == 1.0
+
+
+def test_classes_shown_at_their_public_path_keep_resolvable_type_hints() -> None:
+    # typing.get_type_hints (and msgspec) read a class's string annotations in
+    # sys.modules[cls.__module__]: moving the path must not break them.
+    for package, name, obj in _public_objects():
+        if inspect.isclass(obj):
+            try:
+                typing.get_type_hints(obj)
+            except Exception as exc:  # pragma: no cover - the failure message
+                raise AssertionError(f"{package}.{name}: {type(exc).__name__}: {exc}") from exc
+
+
+def test_a_missing_key_is_a_configuration_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for client, variable in (
+        (uprock_async.UprockClient, "UPROCK_API_KEY"),
+        (uprock_async.ScreenshotCenterClient, "SCREENSHOTCENTER_API_KEY"),
+    ):
+        monkeypatch.delenv(variable, raising=False)
+        with pytest.raises(uprock_async.ConfigurationError, match=variable) as caught:
+            client()
+        assert isinstance(caught.value, uprock_async.UprockAsyncError)
+        assert isinstance(caught.value, ValueError)  # code catching ValueError keeps working

@@ -15,6 +15,7 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -23,6 +24,7 @@ from ._errors import (
     UprockAsyncError,
     WaitTimeoutError,
 )
+from ._public import publish as _publish
 from ._stats import ClientStats
 from ._version import __version__ as __version__
 from .concurrency._adaptive import AdaptiveConcurrency
@@ -39,6 +41,7 @@ __all__ = [
     "BadRequestError",
     "CircuitBreaker",
     "ClientStats",
+    "ConfigurationError",
     "Limits",
     "NotFoundError",
     "Outcome",
@@ -54,3 +57,5 @@ __all__ = [
     "WaitTimeoutError",
     "fan_out",
 ]
+
+_publish(__name__, globals())  # uprock_async.RateLimitError, not uprock_async._errors.…

@@ -16,6 +16,7 @@ import aiohttp
 
 from ._api import Api
 from ._config import DEFAULT_BREAKER, CircuitBreaker, Limits, RetryPolicy, Timeout
+from ._errors import ConfigurationError
 from ._http import DEFAULT_MAX_BODY_SIZE, Transport
 from ._stats import ClientStats
 from .concurrency import AdaptiveConcurrency
@@ -98,7 +99,7 @@ class ClientBase(Settings):
     ) -> None:
         key = api_key if api_key is not None else os.environ.get(self._ENV_KEY)
         if not key:
-            raise ValueError(
+            raise ConfigurationError(
                 f"no API key: set {self._ENV_KEY} or pass api_key= to {type(self).__name__}"
             )
         if not isinstance(key, str) or not _KEY_CHARS.fullmatch(key):

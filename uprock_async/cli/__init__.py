@@ -9,6 +9,7 @@
     uprock-async watch ids.txt -o done.jsonl --timeout 3600 --metrics-port 9100
     uprock-async crawl-info ID
     uprock-async save-crawl CRAWL_ID DIR --kinds image,html
+    uprock-async fake-server --port 8080       # both fake APIs; prints export lines
 
 Keys come from ``UPROCK_API_KEY`` / ``SCREENSHOTCENTER_API_KEY``. Exit status:
 0 success, 1 some call failed, 2 usage error (bad arguments, missing key,
@@ -17,9 +18,11 @@ line on stderr; ``--debug`` shows the traceback.
 
 Every command is one row of :data:`COMMANDS`: its name, its help, a function
 that adds its arguments and a function that runs it. The rows' functions live
-in one module per command group: :mod:`._demo`, :mod:`._jobs` (job-detail,
-job-details, watch) and :mod:`._screenshots` (crawl-info, save-crawl);
-:mod:`._common` holds what they share.
+in one module per command group: :mod:`._demo`, :mod:`._fake` (fake-server),
+:mod:`._jobs` (job-detail, job-details, watch) and :mod:`._screenshots`
+(crawl-info, save-crawl); :mod:`._common` holds what they share and
+:mod:`._progress` the progress bar on stderr. An error in a subcommand's
+arguments prints that subcommand's usage.
 """
 
 from __future__ import annotations
@@ -30,8 +33,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .._version import __version__
-from . import _demo, _jobs, _output, _screenshots
-from ._common import PROG, CliError, common_options, describe, say, stopped_how
+from . import _demo, _fake, _jobs, _output, _progress, _screenshots
+from ._common import (
+    PROG,
+    CliError,
+    common_options,
+    describe,
+    say,
+    stopped_how,
+)
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 
@@ -45,6 +55,8 @@ class Command:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]  # returns the exit status
     description: str | None = None
+    #: Whether it talks to a service ``--base-url`` could point elsewhere.
+    takes_base_url: bool = True
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -55,6 +67,19 @@ COMMANDS: tuple[Command, ...] = (
         _demo.run,
         description="Start a FakeServer in this process, look up --jobs job details, decode "
         "a crawl of --screenshots screenshots and print throughput, retries and latency.",
+        takes_base_url=False,
+    ),
+    Command(
+        "fake-server",
+        "both fake APIs on 127.0.0.1 until Ctrl-C, to try every command without an account",
+        _fake.add_arguments,
+        _fake.run,
+        description="Serve the fake Uprock and ScreenshotCenter APIs on 127.0.0.1 (--port, "
+        "default a free one) with --jobs completed jobs and a crawl, print export lines for "
+        "UPROCK_BASE_URL, UPROCK_API_KEY, SCREENSHOTCENTER_BASE_URL and "
+        "SCREENSHOTCENTER_API_KEY on stdout and commands to try on stderr, and run until "
+        "Ctrl-C or SIGTERM (exit 0).",
+        takes_base_url=False,
     ),
     Command(
         "job-detail",
@@ -112,20 +137,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    common = [common_options(suppress=True)]
     for command in COMMANDS:
+        common = [common_options(suppress=True, base_url=command.takes_base_url)]
         subparser = sub.add_parser(
             command.name, parents=common, help=command.help, description=command.description
         )
         command.add_arguments(subparser)
-        subparser.set_defaults(run=command.run)
+        # usage: where main() sends an error about this subcommand's arguments
+        subparser.set_defaults(run=command.run, row=command, usage=subparser)
     return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``argv`` parsed; an error about a subcommand's arguments exits 2 with that
+    subcommand's usage (argparse alone would print the top-level one for an
+    unknown option after the subcommand)."""
+    args, extras = parser.parse_known_args(argv)
+    usage: argparse.ArgumentParser = getattr(args, "usage", parser)
+    if extras:
+        usage.error(f"unrecognized arguments: {' '.join(extras)}")
+    row: Command | None = getattr(args, "row", None)
+    if row is not None and not row.takes_base_url and args.base_url is not None:
+        usage.error(
+            f"{row.name} talks only to its own embedded fake server: --base-url does not "
+            "apply (run `uprock-async fake-server` to point other commands at a fake)"
+        )
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
@@ -149,3 +192,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         say(f"error: {describe(exc)}")
         return 1
+    finally:
+        _progress.finish_all()  # a bar still open ends its line

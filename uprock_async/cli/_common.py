@@ -24,6 +24,7 @@ import msgspec
 from .. import _validate
 from .._errors import UprockAsyncError
 from ..concurrency._fanout import ProgressArg
+from . import _progress
 
 __all__ = [
     "PROG",
@@ -76,7 +77,9 @@ def stopped_how(exc: KeyboardInterrupt) -> tuple[str, int]:
 
 
 def say(message: str) -> None:
-    """One line on stderr, prefixed with the program name."""
+    """One line on stderr, prefixed with the program name (after ending a progress
+    line still open, so the message has a line of its own)."""
+    _progress.finish_all()
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
@@ -99,15 +102,19 @@ def check_job_id(text: str) -> str:
     return _validate.job_id(text)
 
 
-def progress_for_stderr() -> ProgressArg:
-    """A tqdm bar (tqdm writes to stderr) when stderr is a terminal and tqdm is installed."""
+def progress_for_stderr(args: argparse.Namespace | None = None) -> ProgressArg:
+    """Progress on stderr when stderr is a terminal (see :mod:`._progress`): a tqdm bar,
+    or one line rewritten in place without tqdm; ``None`` otherwise.
+
+    With ``args`` of a command reading ids from a regular file (``args.file``), the
+    total is that file's id count, so the bar shows an ETA; not with ``--resume``,
+    where the ids already done are never looked up.
+    """
     if not sys.stderr.isatty():
         return None
-    try:
-        import tqdm  # noqa: F401 - only checking it can be imported
-    except ImportError:
-        return None
-    return True
+    source = getattr(args, "file", None)
+    total = None if getattr(args, "resume", False) else _progress.count_ids(source)
+    return _progress.stderr_bar(total)
 
 
 def error_object(exc: BaseException) -> dict[str, Any]:
@@ -209,11 +216,13 @@ def _number(text: str) -> float:
 # -- options shared by several commands --------------------------------------------
 
 
-def common_options(suppress: bool) -> argparse.ArgumentParser:
+def common_options(suppress: bool, base_url: bool = True) -> argparse.ArgumentParser:
     """--base-url and --debug, accepted before or after the subcommand.
 
     The subcommands' copy uses SUPPRESS defaults so that leaving an option out
-    after the subcommand does not erase the value given before it.
+    after the subcommand does not erase the value given before it. A command
+    that talks to no API of the user's (``base_url=False``: demo, fake-server)
+    still parses ``--base-url``, to refuse it with a reason (its help says so).
     """
     parent = argparse.ArgumentParser(add_help=False)
     default: Any = argparse.SUPPRESS if suppress else None
@@ -222,7 +231,9 @@ def common_options(suppress: bool) -> argparse.ArgumentParser:
         default=default,
         metavar="URL",
         help="API root to talk to (default: env UPROCK_BASE_URL / SCREENSHOTCENTER_BASE_URL, "
-        "then the public service)",
+        "then the public service)"
+        if base_url
+        else "refused here: this command serves its own fake APIs",
     )
     parent.add_argument(
         "--debug",

@@ -151,7 +151,7 @@ def run_job_details(args: argparse.Namespace) -> int:
             parse_cookies=args.parse_cookies,
             concurrency=args.concurrency,
             per_second=args.per_second,
-            progress=progress_for_stderr(),
+            progress=progress_for_stderr(args),  # the file's id count: an ETA
         )
 
     return _run_streaming(args, lookups)
@@ -201,7 +201,8 @@ def _on_cluster(args: argparse.Namespace, tally: Tally) -> int:
 
 
 def add_watch_arguments(parser: argparse.ArgumentParser) -> None:
-    """Input, output, ``--poll-interval``, ``--timeout``, ``--details`` and ``--metrics-port``."""
+    """Input, output, ``--poll-interval``, ``--timeout``, ``--details``, ``--stats`` and
+    ``--metrics-port``."""
     _add_input_output(parser)
     parser.add_argument(
         "--poll-interval",
@@ -224,6 +225,9 @@ def add_watch_arguments(parser: argparse.ArgumentParser) -> None:
         default=True,
         help='write each finished job\'s detail ({"id", "detail"}; the default) or only '
         'its status ({"id", "job"}, no detail request)',
+    )
+    parser.add_argument(
+        "--stats", action="store_true", help="print the client's stats to stderr at the end"
     )
     add_metrics_port(parser)
 

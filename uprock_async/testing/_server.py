@@ -9,30 +9,38 @@ one :class:`~._service.Service` subclass: :class:`~._uprock.UprockService` and
 belongs to the service with the longest ``prefix`` its path starts with
 (Uprock's is ``""``, so it also answers unknown paths). How to add a third
 service: see :mod:`._service`.
+
+:meth:`FakeServer.in_thread` runs the same server on a thread of its own, with
+its own event loop (:class:`FakeServerThread`), for blocking clients and
+notebooks: there the caller's thread, or the kernel's loop, is busy waiting for
+the answer and cannot serve it too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import asyncio.base_events
+import functools
 import random
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from aiohttp import web
+from anyio.from_thread import BlockingPortal
 
 from ._faults import Fault, Handler, answer
 from ._screenshotcenter import ScreenshotCenterService
 from ._service import Service
+from ._thread import FakeServerThread
 from ._uprock import UprockService
 
 __all__ = ["FakeServer", "Fault", "RecordedRequest"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,24 @@ class _Via(Generic[T]):
 
     def __set__(self, server: FakeServer, value: T) -> None:
         setattr(getattr(server, self.service), self.name, value)
+
+
+def _on_its_loop(
+    method: Callable[Concatenate[FakeServer, P], T],
+) -> Callable[Concatenate[FakeServer, P], T]:
+    """A data method of :class:`FakeServer` that runs on the server's own loop while
+    the server runs on a thread of its own (:meth:`FakeServer.in_thread`), so the
+    state never changes under a request handler. Called on that loop, or with
+    the server on the caller's loop, it just runs."""
+
+    @functools.wraps(method)
+    def run(server: FakeServer, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        portal = server._portal
+        if portal is None or threading.get_ident() == server._loop_thread:
+            return method(server, *args, **kwargs)
+        return portal.call(functools.partial(method, server, *args, **kwargs))
+
+    return run
 
 
 class FakeServer:
@@ -135,6 +161,11 @@ class FakeServer:
         self.screenshotcenter = ScreenshotCenterService(self.rng, seed=seed, origin=self._origin)
         self.services: list[Service] = [self.uprock, self.screenshotcenter]
         self._runner: web.AppRunner | None = None
+        # Set while the server runs on a thread of its own (in_thread): the data
+        # methods then run on that thread's loop, never beside a request handler.
+        self._thread_handle: object = None
+        self._portal: BlockingPortal | None = None
+        self._loop_thread: int | None = None
         self.app = web.Application(middlewares=[self._middleware], client_max_size=64 * 2**20)
         for service in self.services:
             service.add_routes(self.app.router)
@@ -146,7 +177,11 @@ class FakeServer:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
-        await site.start()
+        try:
+            await site.start()
+        except BaseException:  # the port is taken, say: leave nothing half started
+            await self.close()
+            raise
         server = site._server
         assert isinstance(server, asyncio.base_events.Server)
         self.port = server.sockets[0].getsockname()[1]
@@ -170,36 +205,50 @@ class FakeServer:
         await self.close()
 
     @classmethod
-    @contextmanager
-    def in_thread(cls, seed: int = 0, **options: Any) -> Iterator[FakeServer]:
-        """A server running on a thread (and event loop) of its own::
+    def in_thread(
+        cls,
+        seed: int = 0,
+        *,
+        api_key: str | None = None,
+        latency: float = 0.0,
+        capacity: int | None = None,
+        record: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> FakeServerThread[FakeServer]:
+        """The same server on a thread of its own, with its own event loop: for
+        blocking clients (:mod:`uprock_async.sync`), scripts and notebooks::
 
-            with FakeServer.in_thread() as server:
-                with uprock_async.sync.UprockClient(server.api_key,
-                                                    base_url=server.uprock_url) as client:
+            with FakeServer.in_thread(seed=0) as server:
+                with uprock_async.sync.UprockClient(
+                    server.api_key, base_url=server.uprock_url
+                ) as client:
                     client.job_detail(server.add_jobs(1)[0])
 
-        For blocking clients (``uprock_async.sync``) in a notebook cell or a
-        script: a server awaited on the caller's own loop cannot answer while a
-        blocking call holds that loop. ``options`` are the constructor's. Set up
-        data and faults between requests (the server's state is not locked).
+        A notebook keeps it across cells with ``start()`` and ``close()`` (see
+        :class:`FakeServerThread`). Arguments as for :class:`FakeServer`. Its
+        methods (``add_jobs``, ``inject``, …) may be called from any thread: they
+        run on the server's loop, between requests.
         """
-        server = cls(seed, **options)
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(
-            target=loop.run_forever, name="uprock-async-fake-server", daemon=True
+        server = cls(
+            seed,
+            api_key=api_key,
+            latency=latency,
+            capacity=capacity,
+            record=record,
+            host=host,
+            port=port,
         )
-        thread.start()
-        try:
-            asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout=30)
-            yield server
-        finally:
-            try:
-                asyncio.run_coroutine_threadsafe(server.close(), loop).result(timeout=30)
-            finally:
-                loop.call_soon_threadsafe(loop.stop)
-                thread.join(timeout=30)
-                loop.close()
+        return FakeServerThread(server)
+
+    def _attach(self, runner: object, portal: BlockingPortal | None, thread: int | None) -> None:
+        """Run the data methods through ``portal``, unless called on ``thread`` (the
+        loop's); ``None``: call them directly (see :class:`FakeServerThread`).
+        ``runner``, the thread's handle, lives as long as the server does
+        (``server = FakeServer.in_thread().start()`` keeps no other reference)."""
+        self._thread_handle = runner
+        self._portal = portal
+        self._loop_thread = thread
 
     def _origin(self) -> str:
         """``http://host:port`` once the port is known, else ``""``."""
@@ -217,30 +266,36 @@ class FakeServer:
 
     # -- data (kept by the services) -------------------------------------------
 
+    @_on_its_loop
     def add_jobs(
         self, n: int, *, headers: int = 40, cookies: int = 20, status: str = "completed"
     ) -> list[str]:
         """Add ``n`` completed jobs with realistic details; returns their ids."""
         return self.uprock.add_jobs(n, headers=headers, cookies=cookies, status=status)
 
+    @_on_its_loop
     def job_detail_bytes(self, job_id: str, parse_cookies: bool) -> bytes | None:
         """The encoded detail of a job (cached), or ``None`` if unknown."""
         return self.uprock.job_detail_bytes(job_id, parse_cookies)
 
+    @_on_its_loop
     def add_crawl(
         self, screenshots: int = 1000, *, status: str = "finished", domain: str = "example.com"
     ) -> int:
         """Add a crawl with ``screenshots`` screenshots (every 50th failed); returns its id."""
         return self.screenshotcenter.add_crawl(screenshots, status=status, domain=domain)
 
+    @_on_its_loop
     def crawl_bytes(self, crawl_id: int) -> bytes | None:
         """The encoded ``crawl/info`` answer of a crawl (cached), or ``None`` if unknown."""
         return self.screenshotcenter.crawl_bytes(crawl_id)
 
+    @_on_its_loop
     def next_id(self) -> int:
         """A new ScreenshotCenter id (crawls, screenshots, batches)."""
         return self.screenshotcenter.next_id()
 
+    @_on_its_loop
     def invalidate(self, crawl_id: int | None = None, job_id: str | None = None) -> None:
         """Forget cached bytes after changing ``crawls``/``jobs`` in place."""
         if crawl_id is not None:
@@ -250,6 +305,7 @@ class FakeServer:
 
     # -- faults ----------------------------------------------------------------
 
+    @_on_its_loop
     def inject(
         self,
         path_glob: str,
@@ -291,6 +347,7 @@ class FakeServer:
         self.faults.append(fault)
         return fault
 
+    @_on_its_loop
     def clear_faults(self) -> None:
         """Remove every injected fault."""
         self.faults.clear()
