@@ -20,6 +20,13 @@ cProfile of (d).
 
 ``--only df`` runs just (d) and (f), for the paired (d)/(f) figure: the median over
 rounds of each round's ratio, which wanders less than best-of on a noisy machine.
+
+``--instructions`` counts what wall-clock ratios cannot resolve on a noisy machine:
+the client process's instructions per request under ``valgrind --tool=callgrind``
+(the server runs outside valgrind). Each variant runs with 1,200 and with 200 ids;
+the difference over 1,000 cancels start-up, imports and connects, leaving the
+per-request cost (deterministic to a few hundred instructions). Skipped, with a
+message, when valgrind is not installed.
 """
 
 from __future__ import annotations
@@ -30,9 +37,14 @@ import cProfile
 import gc
 import io
 import json
+import os
 import pstats
 import resource
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
@@ -45,6 +57,7 @@ import psutil
 from benchmarks._pydantic_models import PJobDetail
 from benchmarks._serve import Served, serve
 from uprock_async import UprockClient, fan_out
+from uprock_async.concurrency import gather
 from uprock_async.uprock import JobDetail
 
 CONCURRENCY = 64
@@ -363,6 +376,99 @@ def profile(server: Served, count: int) -> None:
     print(out.getvalue())
 
 
+# -- instructions per request (callgrind) -----------------------------------------------
+
+
+async def engine_raw(server: Served, ids: list[str]) -> int:
+    """(g): the fan-out engine (``gather``) driving (f)'s per-request code."""
+    headers = {"Authorization": f"Bearer {server.key}"}
+    decode = msgspec.json.Decoder(JobDetail).decode
+    connector = aiohttp.TCPConnector(limit=CONNECTIONS)
+    async with aiohttp.ClientSession(server.url, connector=connector, headers=headers) as session:
+
+        async def one(path: str) -> JobDetail:
+            async with session.get(path) as resp:
+                body = await resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"HTTP {resp.status}")
+            return decode(body)
+
+        return len(await gather(one, _paths(ids), concurrency=CONCURRENCY))
+
+
+async def engine_transport(server: Served, ids: list[str]) -> int:
+    """(t): the fan-out engine driving our transport's per-request path (the
+    getter job_details uses), without job_details' id checks."""
+    from uprock_async.uprock._details import detail_fetcher
+
+    async with UprockClient(server.key, base_url=server.url) as client:
+        get = detail_fetcher(client._api, True)
+        return len(await gather(get, ids, concurrency=CONCURRENCY))
+
+
+_INSTRUCTION_VARIANTS = {
+    "f": ("(f) hand-written aiohttp + msgspec loop", aiohttp_msgspec),
+    "d": ("(d) ours: job_details", ours_job_details),
+    "g": ("(g) our engine driving (f)'s request code", engine_raw),
+    "t": ("(t) our engine driving our transport", engine_transport),
+}
+_LONG, _SHORT = 1200, 200
+
+
+def _client_run(variant: str, url: str, key: str, ids: list[str]) -> None:
+    """The client side of one callgrind measurement (``--_client``): one run, no server."""
+    served = Served(url=url, key=key, ids=ids, pid=0, detail_bytes=0)
+    asyncio.run(timed(_INSTRUCTION_VARIANTS[variant][1], served, ids))
+
+
+def _instructions(server: Served, variant: str, count: int) -> int:
+    """Instructions the client process executes for ``count`` details of ``variant``."""
+    ids = (server.ids * (count // len(server.ids) + 1))[:count]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        ids_file = os.path.join(tmp, "ids")
+        with open(ids_file, "w") as f:
+            f.write("\n".join(ids))
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-m",
+            "benchmarks.fanout",
+            "--_client",
+            variant,
+            server.url,
+            server.key,
+            ids_file,
+        ]
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        subprocess.run(command, check=True, env=env, capture_output=True)
+        with open(out) as f:
+            for line in f:
+                if line.startswith(("summary:", "totals:")):
+                    return int(line.split()[1])
+    raise RuntimeError("callgrind wrote no instruction total")
+
+
+def instructions(server: Served, only: str) -> None:
+    """Per-request instructions of (f) and (d) (see the module docstring)."""
+    if shutil.which("valgrind") is None:
+        print("\n--instructions: valgrind is not installed; skipped (apt install valgrind)")
+        return
+    print(f"\nInstructions per request under callgrind ({_LONG:,} minus {_SHORT:,} ids, / 1,000):")
+    per: dict[str, float] = {}
+    for variant in only or "fd":  # g and t on request: where (d)'s extra goes
+        label = _INSTRUCTION_VARIANTS[variant][0]
+        long_run = _instructions(server, variant, _LONG)
+        short_run = _instructions(server, variant, _SHORT)
+        per[variant] = (long_run - short_run) / (_LONG - _SHORT)
+        print(f"  {label:<42} {per[variant] / 1000:8.1f} k instructions / request", flush=True)
+    if "f" in per and "d" in per:
+        extra = per["d"] / per["f"] - 1
+        print(f"  (d) vs (f): {extra:+.1%} instructions per request  (target <= +2 %)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=5000, help="details per run")
@@ -372,7 +478,20 @@ def main() -> None:
     parser.add_argument("--no-gc", action="store_true", help="skip the GC-settings phase")
     parser.add_argument("--profile", action="store_true", help="cProfile one (d) run")
     parser.add_argument("--only", default="", help="contender letters to run, e.g. df")
+    parser.add_argument(
+        "--instructions", action="store_true", help="instructions per request of (d) and (f)"
+    )
+    parser.add_argument("--_client", nargs=4, help=argparse.SUPPRESS)
     ns = parser.parse_args()
+    if ns._client:
+        variant, url, key, ids_file = ns._client
+        with open(ids_file) as f:
+            _client_run(variant, url, key, f.read().split("\n"))
+        return
+    if ns.instructions:
+        with serve(jobs=_LONG) as server:
+            instructions(server, ns.only)
+        return
 
     if not ns.only:
         million(ns.items)  # first, so nothing else has raised the process's peak yet

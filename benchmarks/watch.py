@@ -5,7 +5,8 @@ is 100,000) pending jobs, each finishing at a seeded random moment within
 ``--spread`` (30; full size 60) seconds of the start. In the same run, one after
 the other, on the same jobs (turned pending again on a fresh clock):
 
-  (a) ``async with client.watch_jobs(ids, poll_interval=P)``: batch status rounds
+  (a) ``async with client.watch_jobs(ids, poll_interval=P)``: batch status rounds,
+      detail fetches at ``--concurrency`` (``auto``, the default of ``watch_jobs``)
   (b) ``fan_out(client.wait_for_job(id, poll_interval=P), ids, concurrency=256)``:
       one status poll per job per interval, at most 256 jobs followed at once
 
@@ -37,8 +38,7 @@ import anyio
 
 from benchmarks._serve import Served, serve
 from uprock_async import UprockClient, fan_out
-from uprock_async.uprock import Job, JobDetail
-from uprock_async.uprock._watch import JobWatch
+from uprock_async.uprock import Job, JobDetail, JobWatch
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 MiB = 2**20
@@ -231,7 +231,10 @@ def main() -> None:
     parser.add_argument("--baseline-concurrency", type=int, default=256)
     parser.add_argument("--no-details", action="store_true", help="watch_jobs(details=False)")
     parser.add_argument(
-        "--concurrency", type=int, default=16, help="watch_jobs detail fetches at once (16)"
+        "--concurrency",
+        type=lambda text: text if text == "auto" else int(text),
+        default="auto",
+        help="watch_jobs detail fetches at once: an int or auto (auto, its default)",
     )
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--seed", type=int, default=0)

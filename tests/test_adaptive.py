@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from functools import partial
 
@@ -61,105 +62,171 @@ def test_a_fresh_limiter_reports_its_state() -> None:
     assert "current=5" in repr(limiter)
 
 
-# -- the AIMD rule, fed by hand ---------------------------------------------------
+# -- the rule, fed by hand ---------------------------------------------------------
+#
+# Every success below takes 10 ms (one round), so the smoothed round trip stays
+# 10 ms; ``_in_flight`` is set high so the window counts as in use.
+
+RTT = 0.010
 
 
-def test_the_limit_is_cut_at_most_once_per_round_trip() -> None:
-    limiter = AdaptiveConcurrency(initial=20, minimum=2, maximum=100)
-    t = time.monotonic()
-    limiter.record(t, 0.010)  # a normal round trip: 10 ms
-    limiter.record(t, 0.011, overloaded=True)  # a 429: the first overload ends slow start
-    assert limiter.current == 10  # leaving slow start halves (its overshoot is up to 2x)
-    # more 429s from calls that started before the cut: same congestion event
-    limiter.record(t + 0.005, 0.006, overloaded=True)
-    # a quick 429 to a retry sent right after the cut: too soon to be new evidence
-    limiter.record(t + 0.0115, 0.001, overloaded=True)
-    assert limiter.current == 10
-    # a round trip later, a 429 from a call started after the cut cuts again, by 0.7
-    limiter.record(t + 0.030, 0.002, overloaded=True)
-    assert limiter.current == 7
-    for i in range(20):  # one overload per second for 20 s
-        limiter.record(t + 1 + i, 0.001, overloaded=True)
-    assert limiter.current == 2  # never below minimum
+class Feed:
+    """A limiter fed attempts on a clock of its own, one round (10 ms) apart."""
+
+    def __init__(self, limiter: AdaptiveConcurrency) -> None:
+        self.limiter = limiter
+        self.t = time.monotonic()
+        limiter._in_flight = limiter.maximum  # the window is in use
+        limiter.record(self.t, RTT)  # one measured round trip
+
+    def round(self, n: int = 1) -> None:
+        """``n`` rounds, each an attempt sent now that succeeds a round trip later."""
+        for _ in range(n):
+            self.limiter.record(self.t, RTT)
+            self.t += RTT
+
+    def overload(self, latency: float = 0.001) -> None:
+        """An attempt sent now, answered 429 at once."""
+        self.t += latency
+        self.limiter.record(self.t - latency, latency, overloaded=True)
+
+    def done(self) -> None:
+        self.limiter._in_flight = 0
 
 
-async def test_slow_start_doubles_the_limit_per_round_trip_until_the_first_overload() -> None:
+def levels(feed: Feed, steps: str) -> list[int]:
+    """Feed ``steps`` (``r`` a round that succeeds, ``o`` a 429 at once, ``w`` 30
+    rounds with no answer) and the limit after each."""
+    out = []
+    for step in steps:
+        if step == "o":
+            feed.overload()
+        elif step == "w":
+            feed.t += 30 * RTT
+        else:
+            feed.round()
+        out.append(feed.limiter.current)
+    return out
+
+
+def test_slow_start_doubles_the_limit_per_round_trip_until_the_first_overload() -> None:
     limiter = AdaptiveConcurrency(initial=4, minimum=1, maximum=64)
-    t = time.monotonic()
-    limiter._in_flight = 64  # the window is in use (as if every slot were taken)
-    for _ in range(4):  # one round trip of 4 successes
-        limiter.record(t, 0.010)
+    feed = Feed(limiter)  # its success already added one
+    for _ in range(3):  # +1 per success: a round of 4 answers doubles the limit
+        limiter.record(feed.t, RTT)
     assert limiter.current == 8
-    limiter.record(t, 0.011, overloaded=True)  # first overload: halve, slow start ends
-    assert limiter.current == 4
-    for _ in range(5):  # now +1/limit per success: about +1 per round trip
-        limiter.record(t + 1, 0.010)
+    feed.overload()  # the first overload ends slow start with one cut (x0.7)
     assert limiter.current == 5
-    limiter._in_flight = 0
+    feed.done()
 
 
-def test_after_a_later_cut_the_limit_returns_fast_to_most_of_where_it_was() -> None:
-    limiter = AdaptiveConcurrency(initial=40, minimum=1, maximum=100)
-    limiter._in_flight = 100  # the window is in use
-    t = time.monotonic()
-    limiter.record(t, 0.010, overloaded=True)  # first overload: halve, slow start ends
-    assert limiter.current == 20
-    limiter.record(t + 1, 0.010, overloaded=True)  # a later one: x0.7
+def test_after_a_fall_the_limit_searches_halfway_back_to_where_it_struck() -> None:
+    feed = Feed(AdaptiveConcurrency(initial=20, minimum=1, maximum=100))  # 21 after a success
+    # struck at 21: cut to 14, then halfway back each round that holds, up to 21
+    assert levels(feed, "orrrr") == [14, 17, 19, 20, 21]
+    # 21 fails: back to 20, the level that held; no cut
+    assert levels(feed, "o") == [20]
+    feed.done()
+
+
+def test_a_failed_probe_at_the_edge_waits_twice_as_long_each_time() -> None:
+    limiter = AdaptiveConcurrency(initial=10, minimum=1, maximum=100)
+    feed = Feed(limiter)
+    assert levels(feed, "orrr") == [7, 9, 10, 11]  # struck at 11; 10 holds, 11 is probed
+    waits = []
+    for _ in range(6):
+        feed.overload()  # 11 fails: back to 10, no cut
+        assert limiter.current == 10
+        rounds = 0
+        while limiter.current == 10:
+            feed.round()
+            rounds += 1
+        waits.append(rounds)
+    # A steady edge costs one 429 per 32 rounds at most, and a capacity that grows
+    # is found within 32 rounds.
+    assert waits == [2, 4, 8, 16, 32, 32]
+    feed.done()
+
+
+def test_a_level_that_held_and_overloads_is_cut_once_per_round_trip() -> None:
+    limiter = AdaptiveConcurrency(initial=20, minimum=2, maximum=100)
+    feed = Feed(limiter)
+    assert levels(feed, "orrrro") == [14, 17, 19, 20, 21, 20]  # the edge: 20 holds
+    feed.round()
+    before = feed.t
+    feed.overload()  # now 20 overloads: the capacity fell (or someone took a share)
     assert limiter.current == 14
-    for _ in range(3):  # +1 per success back up to about 0.8x the limit before the cut
-        limiter.record(t + 2, 0.010)
-    assert 16 <= limiter.current <= 17
-    before = limiter.current
-    for _ in range(5):  # then +1/limit per success: about +1 per round trip
-        limiter.record(t + 2, 0.010)
-    assert limiter.current - before <= 1
-    limiter._in_flight = 0
+    # a 429 to an attempt sent before that cut is the same overload
+    limiter.record(before - RTT, RTT, overloaded=True)
+    # one quick 429 to an attempt sent after it may be a straggler, a second one
+    # within the round says the overload persists
+    assert levels(feed, "oo") == [14, 9]
+    for _ in range(20):  # an overload now and then for a while
+        feed.t += 1.0
+        feed.overload()
+    assert limiter.current == 2  # never below minimum
+    feed.done()
 
 
-def test_a_persisting_overload_cuts_again_within_a_round_trip_with_no_quick_return() -> None:
-    limiter = AdaptiveConcurrency(initial=80, minimum=1, maximum=200)
-    t = time.monotonic()
-    limiter.record(t, 0.050)  # a normal round trip: 50 ms
-    limiter._in_flight = 200  # the window is in use
-    limiter.record(t, 0.050, overloaded=True)  # first overload: halve
-    limiter.record(t + 1, 0.050, overloaded=True)  # a lone later cut: x0.7 ...
-    for _ in range(5):  # ... with the quick return to 0.8x the limit before it
-        limiter.record(t + 1.1, 0.050)
-    assert limiter.current == 32
-    # the capacity drops: a 429 cuts (a lone cut, a second after the last one) ...
-    limiter.record(t + 2, 0.001, overloaded=True)
-    assert limiter.current == 22
-    # ... a 429 to an attempt sent before that cut is the same congestion event ...
-    limiter.record(t + 1.999, 0.003, overloaded=True)
-    # ... one quick 429 to an attempt sent after it may be a straggler ...
-    limiter.record(t + 2.002, 0.001, overloaded=True)
-    assert limiter.current == 22
-    # ... but a second one, still within the round trip, says the overload persists
-    limiter.record(t + 2.004, 0.001, overloaded=True)
-    assert limiter.current == 15
-    # cuts this close together: the capacity really dropped, so no quick climb back
-    # to 0.8x the limit before the cut (17), only +1/limit per success
-    for _ in range(3):
-        limiter.record(t + 2.1, 0.050)
-    assert limiter.current == 15
-    limiter._in_flight = 0
+def test_two_passes_beyond_the_edge_start_a_ramp_of_growing_steps() -> None:
+    feed = Feed(AdaptiveConcurrency(initial=10, minimum=1, maximum=200))
+    assert levels(feed, "orrro") == [7, 9, 10, 11, 10]  # the edge: 10 holds, 11 does not
+    # The capacity grows: 11 passes (the edge moved up), 12 passes (again), then the
+    # limit ramps with each step larger than the last, up to maximum.
+    seen = levels(feed, "r" * 20)
+    ladder = sorted(set(seen))
+    assert ladder[:4] == [10, 11, 12, 13]
+    steps = [b - a for a, b in itertools.pairwise(ladder[3:-1])]
+    assert steps == sorted(steps)
+    assert steps[-1] >= 16
+    assert seen[-1] == 200
+    feed.done()
 
 
-async def test_the_limit_grows_by_about_one_per_round_trip_when_in_use() -> None:
+def test_the_ramp_stops_while_answers_queue() -> None:
+    limiter = AdaptiveConcurrency(initial=10, minimum=1, maximum=200)
+    feed = Feed(limiter)
+    levels(feed, "orrro" + "r" * 8)  # ramping, as above
+    ramping = limiter.current
+    assert limiter._ceiling == float("inf")
+    for _ in range(30):  # now round trips take 3x their minimum: answers queue
+        limiter.record(feed.t, 3 * RTT)
+        feed.t += 3 * RTT
+    # more at once would mostly wait: one slot per round, no longer growing steps
+    assert limiter.current - ramping <= 30 + 8
+    feed.done()
+
+
+def test_an_overload_just_after_a_probe_passed_undoes_that_probe() -> None:
+    feed = Feed(AdaptiveConcurrency(initial=20, minimum=1, maximum=100))
+    # 21 passes its round (the edge moved up: no probe for two rounds) ...
+    assert levels(feed, "orrrrr") == [14, 17, 19, 20, 21, 21]
+    # ... and then overloads: it never really held. Back to 20, not cut to 14.
+    assert levels(feed, "o") == [20]
+    feed.done()
+
+
+def test_falls_again_and_again_mark_a_shared_capacity_where_every_overload_cuts() -> None:
+    limiter = AdaptiveConcurrency(initial=20, minimum=1, maximum=100)
+    feed = Feed(limiter)
+    # the edge at 20; it falls (cut to 14), and 30 rounds later falls again (9):
+    # falls apart like this are other clients taking shares
+    assert levels(feed, "orrrroro") == [14, 17, 19, 20, 21, 20, 20, 14]
+    assert levels(feed, "wo") == [14, 9]
+    assert limiter._shared_until > feed.t
+    # shared: the way back is one slot per few rounds, no search back toward 14 ...
+    assert levels(feed, "r" * 15) == [9] * 6 + [10] * 8 + [11]
+    # ... and a failed probe cuts as well (gently: by decrease ** 0.5)
+    assert levels(feed, "o") == [int(11 * 0.7**0.5)]
+    feed.done()
+
+
+def test_the_limit_grows_only_up_to_maximum() -> None:
     limiter = AdaptiveConcurrency(initial=4, minimum=1, maximum=6)
-    for _ in range(4):
-        await limiter.acquire()
-    t = time.monotonic()
-    for _ in range(5):  # a full window of good answers (+1/limit each)
-        limiter.record(t, 0.01)
-    assert limiter.current == 5
-    await limiter.acquire()
-    for _ in range(100):
-        limiter.record(t, 0.01)
-    assert limiter.current == 6  # never above maximum
-    for _ in range(5):
-        limiter.release()
-    assert limiter.in_flight == 0
+    feed = Feed(limiter)
+    feed.round(100)
+    assert limiter.current == 6
+    feed.done()
 
 
 def test_an_idle_limiter_does_not_drift_up() -> None:
@@ -175,10 +242,10 @@ def test_latency_far_above_the_recent_minimum_is_an_overload_signal() -> None:
     limiter.record(t, 0.010)
     limiter.record(t, 0.012)
     assert limiter.current == 10
-    limiter.record(t + 0.1, 0.5)  # 50x the minimum: the first overload halves (slow start)
-    assert limiter.current == 5
-    limiter.record(t + 1.0, 0.5)  # a later one cuts by 0.7
-    assert limiter.current == 3
+    limiter.record(t + 0.1, 0.5)  # 50x the minimum: the first overload cuts (x0.7)
+    assert limiter.current == 7
+    limiter.record(t + 1.0, 0.5)  # a later one, at a level that held, cuts again
+    assert limiter.current == 4
 
 
 # -- against the FakeServer -------------------------------------------------------

@@ -23,7 +23,8 @@ from uprock_async import (
     UprockClient,
     WaitTimeoutError,
 )
-from uprock_async._errors import excerpt, parse_retry_after, redactor, status_error
+from uprock_async._errors import excerpt, redactor, status_error
+from uprock_async._retry_after import parse_retry_after
 from uprock_async.testing import FakeServer
 
 SC_ENVELOPE = (

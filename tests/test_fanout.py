@@ -20,6 +20,7 @@ from uprock_async import (
     AdaptiveConcurrency,
     NotFoundError,
     Outcome,
+    RetryPolicy,
     ScreenshotCenterClient,
     UprockAsyncError,
     UprockClient,
@@ -517,6 +518,45 @@ async def test_an_adaptive_limit_over_unsized_items_starts_about_as_many_tasks_a
     # Before: `maximum` (256) workers, nearly all waiting on the limiter. Now
     # workers double while all are busy: at most one idle worker per busy one.
     assert peak_tasks <= 2 * peak_limit + 2
+
+
+def _workers_alive() -> int:
+    """The fan-out engine's worker tasks now (the loopback server's tasks left out)."""
+    names = ("Engine.worker", "FanOut._work")  # gather's workers, fan_out's (anyio names them)
+    return sum(1 for t in asyncio.all_tasks() if t.get_name().endswith(names))
+
+
+async def test_under_auto_the_workers_alive_track_the_live_limit(server: FakeServer) -> None:
+    # A 429 with Retry-After pauses every attempt of the client; each waiting call gives
+    # its slot back. Before, every freed slot started another item, which waited too:
+    # `maximum` (256) workers were alive within a second, and stayed (a soak at "auto"
+    # had 257 tasks from its first minute). Now the workers follow the live limit.
+    ids = server.add_jobs(40, headers=2, cookies=0)
+    server.latency = 0.002
+    server.inject(DETAIL, status=429, retry_after=0.3, times=3)
+    retry = RetryPolicy(max_retries=3, backoff_initial=0.001, jitter=False, max_retry_after=0.3)
+    limiter = AdaptiveConcurrency(initial=8, minimum=1, maximum=256)
+    peak_workers = peak_limit = 0
+    done = False
+
+    async def sample() -> None:
+        nonlocal peak_workers, peak_limit
+        while not done:
+            peak_workers = max(peak_workers, _workers_alive())
+            peak_limit = max(peak_limit, limiter.current)
+            await anyio.sleep(0.002)
+
+    async with (
+        UprockClient(server.api_key, base_url=server.uprock_url, retry=retry) as client,
+        anyio.create_task_group() as group,
+    ):
+        group.start_soon(sample)
+        async with client.iter_job_details(ids * 15, concurrency=limiter) as outcomes:
+            assert len([o async for o in outcomes if o.ok]) == 600  # nothing lost
+        done = True
+    assert client.stats().responses[429] == 3
+    assert 0 < peak_workers <= 2 * peak_limit + 1
+    assert _workers_alive() == 0
 
 
 # -- the client helpers ------------------------------------------------------------

@@ -409,6 +409,37 @@ def test_structs_inside_lists_may_hold_none_rows() -> None:
     assert table.column("result.status_code").to_pylist() == [None, None]
 
 
+def test_small_batches_and_pieces_give_the_same_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows convert in batches of about ``_BATCH_VALUES`` values, cookies by rows in
+    pieces of ``_PIECE_ROWS``: neither changes a value, a null or a row's place."""
+    from uprock_async import _frames_columns
+
+    items: list[Any] = [*details(30), NotFoundError("gone", status_code=404), *details(5, seed=1)]
+    whole = to_arrow(items)
+    monkeypatch.setattr(frames, "_BATCH_VALUES", 100)  # a few details a batch
+    monkeypatch.setattr(_frames_columns, "_PIECE_ROWS", 3)  # cookies three at a time
+    small = to_arrow(items)
+    assert small.equals(whole)
+    assert small.column("job.job_id").num_chunks > 1
+    assert small.column("error").to_pylist()[30] == "NotFoundError"
+    assert small.column("response_cookies").to_pylist() == [
+        msgspec.to_builtins(d.response_cookies) if isinstance(d, JobDetail) else None for d in items
+    ]
+
+
+def test_a_null_struct_among_many_cookies_stays_null(monkeypatch: pytest.MonkeyPatch) -> None:
+    from uprock_async import _frames_columns
+
+    class Holder(msgspec.Struct):
+        cookies: list[Cookie | None] = []
+
+    monkeypatch.setattr(_frames_columns, "_PIECE_ROWS", 2)
+    cookies: list[Cookie | None] = [Cookie(f"c{i}", "v", max_age=i) for i in range(5)]
+    cookies[3] = None
+    (row,) = to_arrow([Holder(cookies=cookies)]).column("cookies").to_pylist()
+    assert [c and c["max_age"] for c in row] == [0, 1, 2, None, 4]
+
+
 # -- polars and pandas -----------------------------------------------------------------------
 
 
@@ -459,3 +490,48 @@ def test_importing_frames_without_pyarrow_names_the_extra(monkeypatch: pytest.Mo
     monkeypatch.delitem(sys.modules, "uprock_async.frames")
     with pytest.raises(ImportError, match=r"needs pyarrow: pip install 'uprock-async\[frames\]'"):
         importlib.import_module("uprock_async.frames")
+
+
+def test_to_polars_holds_what_to_arrow_holds() -> None:
+    """to_polars() builds its text as string views (polars' own layout); the frame is
+    the one polars reads from to_arrow()'s table, for every kind of row."""
+    pl = pytest.importorskip("polars")
+    failed = NotFoundError("gone", status_code=404)
+    cases: list[list[Any]] = [
+        [*details(3), failed],
+        crawl(4).screenshots,
+        [crawl(2)],
+        [Batch(id=1, error="quota"), Batch(id=2), RuntimeError("lost")],  # shared error column
+        [Outcome(0, "job-0", details(1)[0], None), Outcome(1, "nope", None, failed)],
+    ]
+    for items in cases:
+        expected = pl.from_arrow(to_arrow(items))
+        assert to_polars(items).equals(expected)
+        assert to_polars(items).schema == expected.schema
+
+
+def test_to_pandas_list_cells_read_as_lists_without_objects_per_item() -> None:
+    pd = pytest.importorskip("pandas")
+    items: list[Any] = [*details(2), NotFoundError("gone", status_code=404)]
+    df = to_pandas(items)
+    headers = df["response_headers"]
+    assert isinstance(headers.dtype, pd.ArrowDtype)
+    assert headers.dtype.pyarrow_dtype == HEADERS
+    assert headers.iloc[0] == msgspec.to_builtins(items[0].response_headers)
+    assert headers.isna().tolist() == [False, False, True]
+    shots = to_pandas(crawl(2).screenshots)
+    assert shots["final_urls"].iloc[0] == crawl(2).screenshots[0].final_urls
+
+
+def test_tables_live_outside_pyarrows_mimalloc_pool() -> None:
+    """pyarrow's mimalloc keeps about twice a table resident; the arrays come from the
+    system allocator then, and another default pool is used as it is."""
+    from uprock_async import _frames_columns
+
+    default = pa.default_memory_pool()
+    expected = pa.system_memory_pool() if default.backend_name == "mimalloc" else default
+    assert _frames_columns.pool().backend_name == expected.backend_name
+    if default.backend_name == "mimalloc":
+        before = default.bytes_allocated()
+        table = to_arrow(details(50))
+        assert default.bytes_allocated() - before < table.nbytes // 10

@@ -59,6 +59,18 @@ def test_an_integer_beyond_64_bits_inside_a_list_names_the_row_that_holds_it() -
         to_arrow(_decoded(payloads))
 
 
+def test_a_big_integer_in_a_later_piece_of_cookies_names_its_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from uprock_async import _frames_columns
+
+    monkeypatch.setattr(_frames_columns, "_PIECE_ROWS", 3)  # cookies convert three at a time
+    payloads = _payloads(6)
+    payloads[5]["response_cookies"][0]["max_age"] = -BIG - 1
+    with pytest.raises(ValueError, match=r"^response_cookies\.max_age of row 5 is an integer"):
+        to_arrow(_decoded(payloads))
+
+
 def test_the_row_of_a_big_integer_counts_across_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(frames, "_BATCH_ROWS", 3)
     payloads = _payloads(8)

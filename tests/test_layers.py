@@ -161,3 +161,30 @@ def test_nothing_below_the_clients_imports_the_concurrency_layer() -> None:
         if name.startswith(BELOW_CLIENTS)
     }
     assert {name: deps for name, deps in offenders.items() if deps} == {}
+
+
+def _private_concurrency_imports(path: Path) -> list[str]:
+    """The private modules of ``concurrency/`` that ``path`` imports (``_adaptive`` ...)."""
+    return sorted(
+        m for m in _imports(path, type_checking=True) if m.startswith("uprock_async.concurrency._")
+    )
+
+
+def test_the_reader_sees_imports_of_private_concurrency_modules() -> None:
+    engine = ROOT / "concurrency" / "_engine.py"
+    assert "uprock_async.concurrency._adaptive" in _private_concurrency_imports(engine)
+
+
+def test_nothing_outside_concurrency_imports_its_private_modules() -> None:
+    """``concurrency/__init__`` is the layer's public face: the resolver of
+    ``concurrency=``, ``Progress``/``ProgressArg``, ``TaskScope``, ``Outcome``,
+    ``fan_out`` ... Every other module imports from there, never from
+    ``concurrency._*`` (lazy imports inside functions and imports made only for
+    type checking included), so the package may rearrange its insides freely."""
+    offenders = {
+        _module_name(path): found
+        for path in sorted(ROOT.rglob("*.py"))
+        if not _module_name(path).startswith("uprock_async.concurrency")
+        if (found := _private_concurrency_imports(path))
+    }
+    assert offenders == {}

@@ -27,6 +27,7 @@ from uprock_async import (
     fan_out, Outcome,                              # concurrency helpers
     AdaptiveConcurrency, ClientStats,              # see "Operating at scale"
     CircuitBreaker,                                # see "Monitoring many jobs"
+    RequestInfo, ResponseInfo,                     # what event_hooks receive
     UprockAsyncError, ConfigurationError, APIConnectionError, APITimeoutError, APIStatusError,
     BadRequestError, AuthenticationError, PermissionDeniedError, NotFoundError,
     RateLimitError, ServerError, ResponseDecodeError, WaitTimeoutError,

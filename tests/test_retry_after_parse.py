@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import FAST_RETRY
 from uprock_async import CircuitBreaker, RateLimitError, ServerError, UprockClient
-from uprock_async._errors import parse_retry_after, status_error
+from uprock_async._errors import status_error
+from uprock_async._retry_after import parse_retry_after
 from uprock_async.testing import FakeServer
 
 HUGE_YEAR = "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"

@@ -190,6 +190,8 @@ async def drive_uprock(
         detail = await client.wait_for_job(job.job_id, poll_interval=0.01, timeout=10)
         await client.download(detail)
         await client.download(ids[1], dest=tmp_path / "job.html")
+        async with client.stream_download(ids[1]) as body:
+            assert [chunk async for chunk in body]
 
     url, key = server.uprock_url, {"Authorization": f"Bearer {server.api_key}"}
     server.job_completion_delay = 30.0  # so the next job is still running when downloaded
@@ -254,6 +256,8 @@ async def drive_screenshotcenter(
         await client.search_screenshots("example.com", limit=5)
         assert [shot async for shot in client.iter_screenshots(page_size=2)]
         await client.download_screenshot(shot.id, format="png", width=320, height=200, shot=1)
+        async with client.stream_screenshot(shot.id, kind="video") as body:
+            assert [chunk async for chunk in body]
         await client.save_screenshot(shot.id, tmp_path / "shot")  # image, html, pdf, video
         await client.delete_screenshot(crawl.screenshots[0].id, data="image")
         await client.account_info()
@@ -264,6 +268,8 @@ async def drive_screenshotcenter(
         await client.batch_info(batch.id)
         await client.list_batches(limit=10)
         await client.download_batch(batch.id)
+        async with client.stream_batch(batch.id) as body:
+            assert [chunk async for chunk in body]
         server.batch_completion_delay = 30.0  # still running when cancelled
         running = await client.create_batch("https://c.example/\n", country="de")
         await client.cancel_batch(running.id)

@@ -131,7 +131,7 @@ def test_every_async_method_has_a_blocking_twin_with_the_same_signature(
         assert _params(twin) == _params(member), name
         assert twin.__doc__, name
         returned = _hints(twin)["return"]
-        stream = name.startswith("iter_") or name == "watch_jobs"
+        stream = name.startswith(("iter_", "stream_")) or name == "watch_jobs"
         if stream:  # an async iterator (or a context manager of one) becomes a plain one
             assert BlockingIterator in {typing.get_origin(returned), *_union_origins(returned)}
         elif _returns_self(returned) and _returns_self(_hints(member)["return"]):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from uprock_async import ScreenshotCenterClient, UprockClient, _validate
+from uprock_async.concurrency import resolve_concurrency
 
 ID = str(uuid.UUID(int=1))
 
@@ -44,14 +45,14 @@ async def test_both_clients_refuse_an_infinite_wait_before_any_request() -> None
 
 
 def test_watch_accepts_no_timeout_and_zero_but_not_nan() -> None:
-    assert _validate.watch_args(1, None, 4) == math.inf
-    assert _validate.watch_args(1, 0, 4) == 0.0
+    assert _validate.watch_args(1, None) == math.inf
+    assert _validate.watch_args(1, 0) == 0.0
     with pytest.raises(ValueError, match="timeout"):
-        _validate.watch_args(1, math.nan, 4)
+        _validate.watch_args(1, math.nan)
     with pytest.raises(ValueError, match="poll_interval"):
-        _validate.watch_args(math.inf, None, 4)
-    with pytest.raises(ValueError, match="concurrency"):
-        _validate.watch_args(1, None, 0)
+        _validate.watch_args(math.inf, None)
+    with pytest.raises(ValueError, match="concurrency"):  # the one concurrency check
+        resolve_concurrency(0)
 
 
 @pytest.mark.parametrize("value", [math.inf, math.nan, 0, -5])

@@ -15,6 +15,7 @@ from uprock_async import (
     UprockClient,
     WaitTimeoutError,
 )
+from uprock_async.cli import build_parser
 from uprock_async.testing import FakeServer
 from uprock_async.uprock import Job, JobDetail
 
@@ -183,3 +184,22 @@ async def test_progress_counts_every_outcome() -> None:
             await _collect(watch)
     assert seen[-1] == (4, 4)
     assert [d for d, _ in seen] == [1, 2, 3, 4]
+
+
+async def test_detail_fetches_run_under_an_adaptive_limit_by_default() -> None:
+    # 400 jobs finish at once: "auto" (the default) climbs past the fixed 16 it
+    # replaced, as far as the service allows, and backs off at its capacity.
+    async with FakeServer(seed=10, record=False, latency=0.01, capacity=60) as server:
+        ids = _finishing(server, 400, within=0.05)
+        async with _client(server) as client:
+            outcomes = await _collect(client.watch_jobs(ids, poll_interval=0.05, timeout=30))
+            stats = client.stats()
+    assert len(outcomes) == 400
+    assert all(o.ok for o in outcomes)
+    assert server.max_in_flight > 16 + 4  # 4: the batch status polls of a round
+    assert stats.responses.get(429, 0) <= 40
+
+
+def test_the_cli_watch_fetches_details_under_auto_by_default() -> None:
+    assert build_parser().parse_args(["watch"]).concurrency == "auto"
+    assert build_parser().parse_args(["watch", "--concurrency", "8"]).concurrency == 8

@@ -24,11 +24,11 @@ from ._errors import (
     UprockAsyncError,
     WaitTimeoutError,
 )
+from ._http import RequestInfo, ResponseInfo
 from ._public import publish as _publish
 from ._stats import ClientStats
 from ._version import __version__ as __version__
-from .concurrency._adaptive import AdaptiveConcurrency
-from .concurrency._fanout import Outcome, fan_out
+from .concurrency import AdaptiveConcurrency, Outcome, fan_out
 from .screenshotcenter import ScreenshotCenterClient
 from .uprock import UprockClient
 
@@ -47,7 +47,9 @@ __all__ = [
     "Outcome",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestInfo",
     "ResponseDecodeError",
+    "ResponseInfo",
     "RetryPolicy",
     "ScreenshotCenterClient",
     "ServerError",

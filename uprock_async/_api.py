@@ -20,11 +20,12 @@ from yarl import URL
 
 from . import _validate
 from ._codec import Hooks, Shape
-from ._errors import APIStatusError, UprockAsyncError, WaitTimeoutError
-from ._http import Multipart, Transport
+from ._errors import UprockAsyncError, WaitTimeoutError
+from ._http import Multipart, Request, Streamed, Transport, open_stream
 from .concurrency import (
     ConcurrencyArg,
     FanOut,
+    Polled,
     ProgressArg,
     fan_out,
     gather,
@@ -44,16 +45,6 @@ __all__ = [
 T = TypeVar("T")
 K = TypeVar("K")
 V = TypeVar("V")
-
-
-class Polled(Protocol):
-    """What ``wait`` polls: a job, crawl, screenshot or batch."""
-
-    @property
-    def is_terminal(self) -> bool: ...
-
-    @property
-    def status(self) -> str: ...
 
 
 P = TypeVar("P", bound=Polled)
@@ -96,29 +87,42 @@ class Api:
 
     async def get(self, path: str, shape: Shape[T]) -> T:
         """``GET path``, read as ``shape``."""
-        status, headers, body = await self.transport.request("GET", path)
-        try:
-            return shape(body, status, headers, self.hooks)
-        except APIStatusError as exc:  # an error envelope in a 2xx body: name the request
-            self.transport.locate(exc, "GET", self.transport.url(path))
-            raise
+        url = self.transport.url(path)
+        return await self._read(Request("GET", url, on_base=path.startswith("/")), shape)
+
+    async def _read(self, request: Request, shape: Shape[T]) -> T:
+        """Send ``request``, read the answer as ``shape``."""
+        return await self.transport.fetch(request, self._reader(shape))
 
     def getter(self, template: str, shape: Shape[T]) -> Callable[[object], Awaitable[T]]:
-        """``get(template.format(key), shape)`` as a one-argument function, with no
-        call in between: the fan-out's per-item path."""
-        transport, hooks = self.transport, self.hooks
-        exchange, url = transport.exchange, transport.url
+        """``get(template.format(key), shape)`` as a one-argument function: the
+        fan-out's per-item path. It returns the transport's own coroutine, so a
+        request in flight has no frame of ours above the transport's."""
+        if not template.startswith("/"):
+            raise ValueError(f"a path template starts with '/', got {template!r}")
+        fetch, base, read = self.transport.fetch, self.transport.base_url, self._reader(shape)
 
-        async def get(key: object) -> T:
-            target = url(template.format(key))
-            answer: tuple[int, Mapping[str, str], bytes] = await exchange("GET", target)
-            try:
-                return shape(answer[2], answer[0], answer[1], hooks)
-            except APIStatusError as exc:
-                transport.locate(exc, "GET", target)
-                raise
+        def get(key: object) -> Awaitable[T]:
+            # Transport.url, inline: the base URL and a path, already encoded, so
+            # the URL has the base's authority whatever the key (on_base).
+            url = URL(base + template.format(key), encoded=True)
+            return fetch(Request("GET", url, None, None, True, True), read)
 
         return get
+
+    def _reader(self, shape: Shape[T]) -> Callable[[int, Mapping[str, str], bytes], T]:
+        """``shape`` as the transport's ``read`` (which names the request in an
+        error envelope found in a 2xx body)."""
+        hooks = self.hooks
+        reader = getattr(shape, "reader", None)  # a shape's own, one call per answer
+        if reader is not None:
+            fast: Callable[[int, Mapping[str, str], bytes], T] = reader(hooks)
+            return fast
+
+        def read(status: int, headers: Mapping[str, str], body: bytes) -> T:
+            return shape(body, status, headers, hooks)
+
+        return read
 
     async def send(
         self,
@@ -132,14 +136,9 @@ class Api:
     ) -> T:
         """Any request; ``idempotent=False`` for creates (never resent once they may
         have reached the service)."""
-        status, headers, body = await self.transport.request(
-            method, path, json=json, multipart=multipart, idempotent=idempotent
-        )
-        try:
-            return shape(body, status, headers, self.hooks)
-        except APIStatusError as exc:
-            self.transport.locate(exc, method, self.transport.url(path))
-            raise
+        url = self.transport.url(path)
+        request = Request(method, url, json, multipart, idempotent, path.startswith("/"))
+        return await self._read(request, shape)
 
     async def download(
         self,
@@ -233,6 +232,20 @@ class Api:
         except WaitTimeoutError as error:
             self.hooks.failed(error)
             raise
+
+    def open_stream(
+        self,
+        url: URL,
+        *,
+        not_ready: frozenset[int] = frozenset(),
+        gone: frozenset[int] = frozenset(),
+    ) -> Streamed:
+        """The body of ``url`` chunk by chunk (``async with``), capped by
+        ``Limits.max_download_size``, decompressed; see :func:`._http.open_stream`."""
+        transport = self.transport
+        return open_stream(
+            transport, url, not_ready=not_ready, gone=gone, cap=transport.limits.max_download_size
+        )
 
 
 class HasApi(Protocol):

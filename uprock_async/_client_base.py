@@ -5,22 +5,23 @@ the transport's lifetime, ``with_options``, ``stats()`` and ``repr``."""
 
 from __future__ import annotations
 
-import copy
 import os
 import re
+import ssl
 import warnings
-from collections.abc import Sequence
-from typing import ClassVar, Literal, Protocol, TypedDict, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Literal, Protocol, TypedDict, TypeVar
 
 import aiohttp
 
+from . import _validate
 from ._api import Api
 from ._config import DEFAULT_BREAKER, CircuitBreaker, Limits, RetryPolicy, Timeout
 from ._errors import ConfigurationError
-from ._http import DEFAULT_MAX_BODY_SIZE, Transport
+from ._http import DEFAULT_MAX_BODY_SIZE, EventHooks, Transport
+from ._http._network import Network
 from ._stats import ClientStats
-from .concurrency import AdaptiveConcurrency
-from .concurrency._adaptive import resolve_concurrency
+from .concurrency import AdaptiveConcurrency, resolve_concurrency
 
 __all__ = ["ClientBase", "ClientOptions", "Settings"]
 
@@ -41,6 +42,11 @@ class ClientOptions(TypedDict, total=False):
     trace_configs: Sequence[aiohttp.TraceConfig]
     max_body_size: int
     circuit_breaker: CircuitBreaker | None
+    default_headers: Mapping[str, str] | None
+    event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None
+    proxy: str | None
+    trust_env: bool
+    ssl: ssl.SSLContext | bool
 
 
 class _HasSettings(Protocol):
@@ -96,28 +102,19 @@ class ClientBase(Settings):
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         circuit_breaker: CircuitBreaker | None = DEFAULT_BREAKER,
+        default_headers: Mapping[str, str] | None = None,
+        event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        ssl: ssl.SSLContext | bool = True,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get(self._ENV_KEY)
-        if not key:
-            raise ConfigurationError(
-                f"no API key: set {self._ENV_KEY} or pass api_key= to {type(self).__name__}"
-            )
-        if not isinstance(key, str) or not _KEY_CHARS.fullmatch(key):
-            raise ValueError(
-                "the API key must be printable ASCII without spaces or newlines "
-                f"(check {self._ENV_KEY} or api_key=)"
-            )
+        key = self._key(api_key)
         url = base_url or os.environ.get(self._ENV_URL) or self._DEFAULT_URL
         if circuit_breaker is not None and not isinstance(circuit_breaker, CircuitBreaker):
             raise TypeError("circuit_breaker must be a CircuitBreaker or None")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError("session must be an aiohttp.ClientSession")
-        if (
-            isinstance(max_body_size, bool)
-            or not isinstance(max_body_size, int)
-            or max_body_size < 1
-        ):
-            raise ValueError(f"max_body_size must be a positive int, got {max_body_size!r}")
+        _validate.at_least(max_body_size, "max_body_size", 1)
         self._transport = Transport(
             base_url=url,
             auth_headers=self._auth_headers(key),
@@ -130,8 +127,26 @@ class ClientBase(Settings):
             trusted_host_suffixes=self._TRUSTED_SUFFIXES,
             max_body_size=max_body_size,
             circuit_breaker=circuit_breaker,
+            default_headers=_validate.headers(default_headers),
+            event_hooks=EventHooks.build(event_hooks),
+            network=Network.build(proxy, trust_env, ssl, base_url=url, session=session),
         )
         self._api = Api(self._transport)
+
+    @classmethod
+    def _key(cls, api_key: object) -> str:
+        """The API key given, else the environment's; checked (it travels in a header)."""
+        key = api_key if api_key is not None else os.environ.get(cls._ENV_KEY)
+        if not key:
+            raise ConfigurationError(
+                f"no API key: set {cls._ENV_KEY} or pass api_key= to {cls.__name__}"
+            )
+        if not isinstance(key, str) or not _KEY_CHARS.fullmatch(key):
+            raise ValueError(
+                "the API key must be printable ASCII without spaces or newlines "
+                f"(check {cls._ENV_KEY} or api_key=)"
+            )
+        return key
 
     @staticmethod
     def _auth_headers(key: str) -> dict[str, str]:
@@ -166,6 +181,9 @@ class ClientBase(Settings):
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | int | None = None,
         concurrency: int | Literal["auto"] | AdaptiveConcurrency | None = None,
+        headers: Mapping[str, str] | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
     ) -> Self:
         """A lightweight copy with other settings, sharing this client's connection
         pool, stats and circuit breaker (like ``with_options`` in the OpenAI and
@@ -178,16 +196,27 @@ class ClientBase(Settings):
         ``timeout`` and ``retry`` apply to every request of the copy;
         ``concurrency`` replaces the default of its fan-out methods
         (``job_details``, ``iter_job_details``, ``crawl_infos``, ``save_crawl``);
-        an explicit ``concurrency=`` in a call still wins. Arguments left out keep
-        this client's values. The pool belongs to the original: closing a copy
-        only marks the copy closed.
+        an explicit ``concurrency=`` in a call still wins. ``headers`` merge over
+        ``default_headers``. ``api_key`` and ``base_url`` serve another account or
+        region from the same pool (a worker serving many tenants needs one
+        connector): the copy's key goes only to the copy's base URL host, and
+        every message of the pool hides every key. Arguments left out keep this
+        client's values. The pool belongs to the original: closing a copy only
+        marks the copy closed::
+
+            tenant = client.with_options(api_key=tenant_key, headers={"X-Tenant": "42"})
         """
         if concurrency is not None:
             resolve_concurrency(concurrency)  # a bad value fails here, not mid-call
-        twin = copy.copy(self)
+        twin = object.__new__(type(self))  # copy.copy, without its reduce protocol
+        twin.__dict__.update(self.__dict__)
+        key = None if api_key is None else self._key(api_key)
         twin._transport = self._transport.with_options(
             timeout=None if timeout is None else Timeout.coerce(timeout),
             retry=None if retry is None else RetryPolicy.coerce(retry),
+            headers=None if headers is None else _validate.headers(headers, "headers"),
+            base_url=base_url,
+            auth=None if key is None else (self._auth_headers(key), key),
         )
         twin._api = Api(
             twin._transport,

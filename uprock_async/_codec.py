@@ -169,6 +169,19 @@ class Plain(Generic[T]):
         self.decoder = decoder
         self.what = what
 
+    def reader(self, hooks: Hooks) -> Callable[[int, Mapping[str, str], bytes], T]:
+        """This shape as the transport's ``read(status, headers, body)``: one call per
+        answer on the fan-out's path (anything but a clean body takes ``__call__``)."""
+        decode, full = self.decoder.decode, self.__call__
+
+        def read(status: int, headers: Mapping[str, str], body: bytes) -> T:
+            try:
+                return decode(body)
+            except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+                return full(body, status, headers, hooks)  # leniency, or our error
+
+        return read
+
     def __call__(self, body: bytes, status: int, headers: Mapping[str, str], hooks: Hooks) -> T:
         try:
             return self.decoder.decode(body)  # the common case, with no call in between

@@ -1,30 +1,33 @@
 """Configuration value objects: :class:`Timeout`, :class:`Limits`, :class:`RetryPolicy`,
 :class:`CircuitBreaker`.
 
-They are small, frozen and validated at construction, so a bad value fails where
-it is written rather than deep inside a request.
+They are small, frozen and validated at construction (by the rules of
+:mod:`._validate`), so a bad value fails where it is written rather than deep
+inside a request.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
+from typing import Protocol
+
+from . import _validate
 
 __all__ = ["DEFAULT_BREAKER", "CircuitBreaker", "Limits", "RetryPolicy", "Timeout"]
 
+
+class Failed(Protocol):
+    """What :meth:`RetryPolicy.allows` reads of a failed attempt."""
+
+    @property
+    def retryable(self) -> bool: ...  # the failure may go away if tried again
+
+    @property
+    def sent(self) -> bool: ...  # the request may have reached the server
+
+
 _DEFAULT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
-
-def _check_positive(name: str, value: float | None, *, allow_none: bool = True) -> None:
-    if value is None:
-        if not allow_none:
-            raise ValueError(f"{name} must be a number, not None")
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +46,7 @@ class Timeout:
 
     def __post_init__(self) -> None:
         for name in ("total", "connect", "read"):
-            _check_positive(f"Timeout.{name}", getattr(self, name))
+            _validate.positive_seconds(getattr(self, name), f"Timeout.{name}")
 
     @classmethod
     def coerce(cls, value: float | Timeout | None) -> Timeout:
@@ -52,7 +55,7 @@ class Timeout:
             return value
         if value is None:
             return cls(total=None, connect=None, read=None)
-        _check_positive("timeout", value)
+        _validate.positive_seconds(value, "timeout")
         return cls(total=float(value), connect=min(10.0, float(value)))
 
 
@@ -78,17 +81,12 @@ class Limits:
 
     def __post_init__(self) -> None:
         for name in ("max_connections", "max_connections_per_host"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(
-                    f"Limits.{name} must be an int >= 0 (0 = unlimited), got {value!r}"
-                )
-        _check_positive("Limits.keepalive_expiry", self.keepalive_expiry, allow_none=False)
-        cap = self.max_download_size
-        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
-            raise ValueError(
-                f"Limits.max_download_size must be a positive int of bytes or None, got {cap!r}"
-            )
+            _validate.size(getattr(self, name), f"Limits.{name}", 0, " (0 = unlimited)")
+        _validate.positive_seconds(
+            self.keepalive_expiry, "Limits.keepalive_expiry", allow_none=False
+        )
+        if self.max_download_size is not None:
+            _validate.size(self.max_download_size, "Limits.max_download_size", 1, " bytes, or None")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +108,9 @@ class RetryPolicy:
     max_retry_after: float = 60.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
-            raise TypeError(f"max_retries must be an int, got {self.max_retries!r}")
-        if self.max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+        _validate.at_least(self.max_retries, "max_retries", 0)
         for name in ("backoff_initial", "backoff_max", "max_retry_after"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-            # `not 0 <= v < inf` also refuses NaN, which every comparison lets through.
-            if not 0 <= value < math.inf:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            _validate.finite_seconds(getattr(self, name), name)
         object.__setattr__(self, "retry_statuses", frozenset(self.retry_statuses))
 
     @classmethod
@@ -133,6 +123,21 @@ class RetryPolicy:
         if isinstance(value, int) and not isinstance(value, bool):
             return cls(max_retries=value)
         raise TypeError(f"retry must be a RetryPolicy, an int or None, got {type(value).__name__}")
+
+    def allows(
+        self, failure: Failed, retries: int, idempotent: bool, *, free: bool = False
+    ) -> bool:
+        """May a call whose attempt failed with ``failure`` go again, with
+        ``retries`` retries used so far? Only a retryable failure (a connection
+        error, a timeout, one of ``retry_statuses``), within ``max_retries``
+        (``free``: the attempt was a circuit-breaker probe, which uses none), and
+        for a request that must not run twice (``idempotent=False``) only if it
+        cannot have reached the server."""
+        return (
+            failure.retryable
+            and (free or retries < self.max_retries)
+            and (idempotent or not failure.sent)
+        )
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (0-based)."""
@@ -180,15 +185,9 @@ class CircuitBreaker:
     max_wait: float = 60.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int):
-            raise TypeError(f"threshold must be an int, got {type(self.threshold).__name__}")
-        if self.threshold < 1:
-            raise ValueError(f"threshold must be >= 1, got {self.threshold}")
+        _validate.at_least(self.threshold, "threshold", 1)
         for name in ("cooldown", "max_wait"):
-            value = getattr(self, name)
-            _check_positive(name, value, allow_none=False)
-            if not math.isfinite(value):
-                raise ValueError(f"{name} must be finite, got {value!r}")
+            _validate.positive_finite(getattr(self, name), name)
 
 
 #: What a client gets unless it passes ``circuit_breaker=`` (``None`` turns it off).

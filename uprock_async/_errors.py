@@ -37,9 +37,6 @@ header.
 
 from __future__ import annotations
 
-import email.utils
-import math
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,6 +44,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from ._redact import Redact, excerpt, redact_bytes, redactor
+from ._retry_after import parse_retry_after
 
 __all__ = [
     "APIConnectionError",
@@ -65,7 +63,6 @@ __all__ = [
     "excerpt",
     "fields_text",
     "is_overload",
-    "parse_retry_after",
     "redactor",
     "status_error",
 ]
@@ -287,25 +284,6 @@ _REASONS = {
     503: "service unavailable", 504: "gateway timeout",
 }
 # fmt: on
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), else ``None``:
-    never an exception, never NaN or inf (``soon``, a date in year 10**20: ``None``)."""
-    if not value or not isinstance(value, str):
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            # A date's year is unbounded: past 9999 datetime raises ValueError, past
-            # a C long OverflowError.
-            when = email.utils.parsedate_to_datetime(value)
-            seconds = when.timestamp() - (time.time() if now is None else now)
-        except (TypeError, ValueError, IndexError, OverflowError, OSError):
-            return None
-    return max(0.0, seconds) if math.isfinite(seconds) else None  # not NaN, not inf
 
 
 _OVERLOAD_STATUSES = frozenset({429, 503})

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import quote
 
-__all__ = ["Redact", "bounded", "excerpt", "redact_bytes", "redactor"]
+__all__ = ["KeyRing", "Redact", "bounded", "excerpt", "redact_bytes", "redactor"]
 
 _EXCERPT_BYTES = 200
 # How far past the cut a body is decoded and redacted before being cut: a secret
@@ -26,25 +26,43 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 Redact = Callable[[str], str]
 
 
-def redactor(secret: str) -> Redact:
+def redactor(secret: str) -> KeyRing:
     """A function that replaces ``secret`` in a text, in every spelling a server or
     a message may give it: as is, JSON-escaped (``\\`` and ``\"``), ``repr``-escaped
-    and percent-encoded."""
-    spellings = {secret}
-    if secret:
-        spellings.add(_json_escaped(secret))
-        spellings.add(repr(secret)[1:-1])
-        spellings.add(quote(secret, safe=""))
-    # Longest first: a spelling that contains another must go before it.
-    ordered = sorted((s for s in spellings if s), key=len, reverse=True)
+    and percent-encoded. More keys can join it (:meth:`KeyRing.add`)."""
+    return KeyRing(secret)
 
-    def redact(text: str) -> str:
-        for spelling in ordered:
+
+class KeyRing:
+    """The keys of one connection pool (a client and its ``with_options`` copies for
+    other accounts): calling it replaces every spelling of each (see :func:`redactor`)."""
+
+    __slots__ = ("_keys", "_ordered")
+
+    def __init__(self, *secrets: str) -> None:
+        self._keys: set[str] = set()
+        self._ordered: tuple[str, ...] = ()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """Redact ``secret`` too, from now on (a key already known costs a set lookup)."""
+        if secret in self._keys:
+            return
+        self._keys.add(secret)
+        spellings = set(self._ordered)
+        if secret:
+            spellings.update(
+                (secret, _json_escaped(secret), repr(secret)[1:-1], quote(secret, safe=""))
+            )
+        # Longest first: a spelling that contains another must go before it.
+        self._ordered = tuple(sorted((s for s in spellings if s), key=len, reverse=True))
+
+    def __call__(self, text: str) -> str:
+        for spelling in self._ordered:
             if spelling in text:
                 text = text.replace(spelling, _REDACTED)
         return text
-
-    return redact
 
 
 def _json_escaped(text: str) -> str:

@@ -114,11 +114,21 @@ class StatsRecorder:
             self.retries += 1
 
     def response(self, status: int, latency: float, nbytes: int) -> None:
-        self._responses[status] = self._responses.get(status, 0) + 1
+        """An answer: its status, body bytes and latency (once per request: inline)."""
+        responses = self._responses
+        responses[status] = responses.get(status, 0) + 1
         self.bytes_received += nbytes
-        self.latency(latency)
+        if latency <= _MIN_LATENCY:
+            index = 0
+        else:
+            index = int(math.log(latency / _MIN_LATENCY) / _LOG_GROWTH) + 1
+            if index >= _BUCKETS:
+                index = _BUCKETS - 1
+        self._buckets[index] += 1
+        self._latency_count += 1
 
     def latency(self, seconds: float) -> None:
+        """A latency without an answer to count (see :meth:`response`)."""
         if seconds <= _MIN_LATENCY:
             index = 0
         else:

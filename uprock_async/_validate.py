@@ -13,8 +13,18 @@ from __future__ import annotations
 import inspect
 import math
 import re
+import ssl
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+)
+from functools import partial
 from typing import Any, TypeVar, overload
 
 from yarl import URL
@@ -24,13 +34,21 @@ __all__ = [
     "at_least",
     "collect",
     "each",
+    "finite_seconds",
+    "flag",
+    "headers",
     "http_url",
     "int_in",
     "job_id",
     "kinds",
     "page",
     "per_second",
+    "positive_finite",
     "positive_id",
+    "positive_seconds",
+    "proxy_url",
+    "size",
+    "tls",
     "token",
     "wait_args",
     "watch_args",
@@ -46,6 +64,41 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 def _shown(value: str, limit: int = 60) -> str:
     return value if len(value) <= limit else value[:limit] + "…"
+
+
+# -- headers -----------------------------------------------------------------------
+
+# RFC 9110 token characters: what a header name may be made of.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# A value: visible ASCII and Latin-1, spaces and tabs inside; never CR, LF or NUL.
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+#: Headers that carry an API key: set through ``api_key=``, never as a header.
+AUTH_HEADERS = frozenset({"authorization", "x-api-key"})
+
+
+def headers(value: object, name: str = "default_headers") -> dict[str, str]:
+    """A mapping of header names to values, checked: names are tokens, values have
+    no line break (no header can be smuggled in), and no auth header (the key goes
+    through ``api_key=``, which only ever sends it to the API's own host)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping of header names to values")
+    checked: dict[str, str] = {}
+    for key, text in value.items():
+        if not isinstance(key, str) or not _HEADER_NAME.fullmatch(key):
+            raise ValueError(f"{name}: {_shown(repr(key))} is not a valid header name")
+        if key.lower() in AUTH_HEADERS:
+            raise ValueError(
+                f"{name} may not set {key}: pass the key as api_key= (it is only sent "
+                "to the API's own host)"
+            )
+        if not isinstance(text, str):
+            raise TypeError(f"{name}[{key!r}] must be a str, got {type(text).__name__}")
+        if not _HEADER_VALUE.fullmatch(text):
+            raise ValueError(f"{name}[{key!r}] holds a line break or control character; not sent")
+        checked[key] = text
+    return checked
 
 
 # -- ids ---------------------------------------------------------------------------
@@ -66,9 +119,9 @@ def token(value: object, name: str) -> str:
     return value
 
 
-def job_id(value: object) -> str:
-    """An Uprock job id (see :func:`token`)."""
-    return token(value, "job_id")
+#: An Uprock job id (see :func:`token`): a partial, so a fan-out's per-id check
+#: costs one Python call, not two.
+job_id: Callable[[object], str] = partial(token, name="job_id")
 
 
 def positive_id(value: object, name: str = "crawl_id") -> int:
@@ -111,6 +164,75 @@ def http_url(url: object, name: str = "url", *, fetched: bool = False) -> str:
     return text
 
 
+# -- network -----------------------------------------------------------------------
+
+#: ``proxy=`` schemes: http(s) proxies are aiohttp's own; SOCKS needs the ``[socks]`` extra.
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def _without_credentials(text: str) -> str:
+    """A proxy URL as a message may show it: whatever stands before an ``@`` hidden,
+    found on the raw text so that even a URL that does not parse keeps its secret."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    return _shown(f"{scheme}{sep}{rest}", 80)
+
+
+def proxy_url(value: object, name: str = "proxy") -> str | None:
+    """``proxy=`` (or a proxy environment variable, named by ``name``): ``None``, or
+    an ``http://``, ``https://``, ``socks5://`` or ``socks5h://`` URL with a host and
+    nothing after it but ``/``. Credentials (``user:password@``) are allowed and are
+    never part of a message: a bad URL is shown without them."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a proxy URL (a str) or None, got {type(value).__name__}")
+    shown = _without_credentials(value)
+    if any(c.isspace() for c in value):
+        raise ValueError(f"{name} must not contain white space, got {shown!r}")
+    parsed: URL | None
+    try:
+        parsed = URL(value)
+        parsed.port  # noqa: B018 (a port out of range raises here)
+    except ValueError:
+        parsed = None
+    if parsed is None:  # raised outside the handler: the parser's error may quote them
+        raise ValueError(f"{name} {shown!r} is not a valid URL")
+    if parsed.scheme not in PROXY_SCHEMES or not parsed.host:
+        raise ValueError(
+            f"{name} must be an http://, https:// or socks5:// URL with a host, got {shown!r}"
+        )
+    if parsed.raw_path not in ("", "/") or parsed.raw_query_string or parsed.raw_fragment:
+        raise ValueError(
+            f"{name} takes a proxy's address only (scheme://[user:password@]host:port), "
+            f"got {shown!r}"
+        )
+    return value
+
+
+def flag(value: object, name: str) -> bool:
+    """A switch: ``True`` or ``False``, nothing merely truthy."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
+    return value
+
+
+def tls(value: object) -> ssl.SSLContext | bool:
+    """``ssl=``: an :class:`ssl.SSLContext` (used for every connection), ``True``
+    (verify against the default trust store) or ``False`` (no verification)."""
+    if isinstance(value, (bool, ssl.SSLContext)):
+        return value
+    hint = ""
+    if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
+        hint = "; for a CA bundle file, pass ssl=ssl.create_default_context(cafile=path)"
+    raise TypeError(
+        f"ssl must be an ssl.SSLContext, True or False, got {type(value).__name__}{hint}"
+    )
+
+
 # -- numbers -------------------------------------------------------------------------
 
 
@@ -120,31 +242,60 @@ def _number(value: object, name: str, what: str = "a number of seconds") -> floa
     return float(value)
 
 
-def _positive_finite(value: object, name: str, what: str = "a number of seconds") -> float:
+def positive_finite(value: object, name: str, what: str = "a number of seconds") -> float:
     number = _number(value, name, what)
     if not (number > 0 and math.isfinite(number)):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return number
 
 
+# -- configuration values (Timeout, Limits, RetryPolicy, CircuitBreaker) -------------
+
+
+def positive_seconds(value: object, name: str, *, allow_none: bool = True) -> None:
+    """A number of seconds > 0 (``None``: no limit, where ``allow_none``)."""
+    if value is None:
+        if not allow_none:
+            raise ValueError(f"{name} must be a number, not None")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not value > 0:  # NaN too
+        raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
+
+
+def finite_seconds(value: object, name: str, *, low: float = 0.0) -> float:
+    """A finite number of seconds ``>= low`` (``not low <= v < inf`` refuses NaN too)."""
+    number = _number(value, name)
+    if not low <= number < math.inf:
+        raise ValueError(f"{name} must be a finite number >= {low:g}, got {value!r}")
+    return number
+
+
+def size(value: object, name: str, low: int, meaning: str = "") -> int:
+    """A count or a number of bytes: an int ``>= low`` (``ValueError`` for anything
+    else, ``meaning`` added to the message)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}{meaning}, got {value!r}")
+    return value
+
+
 def wait_args(poll_interval: object, timeout: object) -> tuple[float, float]:
     """``wait_for_*``: ``(poll_interval, timeout)``, both finite and > 0."""
-    return _positive_finite(poll_interval, "poll_interval"), _positive_finite(timeout, "timeout")
+    return positive_finite(poll_interval, "poll_interval"), positive_finite(timeout, "timeout")
 
 
-def watch_args(poll_interval: object, timeout: object, concurrency: object) -> float:
+def watch_args(poll_interval: object, timeout: object) -> float:
     """``watch_jobs``: the deadline span (``inf`` for ``timeout=None``); ``timeout`` may
-    be 0 (report every id still pending after the first round)."""
-    _positive_finite(poll_interval, "poll_interval")
+    be 0 (report every id still pending after the first round). ``concurrency=`` is
+    checked where every fan-out checks it: ``concurrency.resolve_concurrency``."""
+    positive_finite(poll_interval, "poll_interval")
     if timeout is None:
         span = math.inf
     else:
         span = _number(timeout, "timeout", "a number of seconds or None")
         if not span >= 0:  # also NaN; inf is the same as None
             raise ValueError(f"timeout must be >= 0 seconds or None, got {timeout!r}")
-    # "auto" and AdaptiveConcurrency limits are the concurrency layer's to check
-    if isinstance(concurrency, int) and not isinstance(concurrency, bool) and concurrency < 1:
-        raise ValueError(f"concurrency must be >= 1, got {concurrency!r}")
     return span
 
 
@@ -152,7 +303,7 @@ def per_second(value: object) -> float | None:
     """A start rate: ``None`` (no cap) or a finite number > 0."""
     if value is None:
         return None
-    return _positive_finite(value, "per_second", "a number")
+    return positive_finite(value, "per_second", "a number")
 
 
 def int_in(value: object, name: str, low: int, high: int) -> int:

@@ -6,6 +6,8 @@ each ``assert_type`` fails the check if an inferred type drifts.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from typing_extensions import assert_type
 
 from uprock_async import Outcome, ScreenshotCenterClient, UprockAsyncError, UprockClient
@@ -66,3 +68,14 @@ async def options_behind_overloads_are_still_checked(
     await client.job_details(ids, concurrency="many")  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]
     await client.job_details(ids, parse_cookie=True)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue]
     client.watch_jobs(ids, poll_interval="2")  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]
+
+
+async def streamed_downloads_yield_bytes(client: UprockClient, sc: ScreenshotCenterClient) -> None:
+    async with client.stream_download("https://edge.uprock.com/x") as body:
+        assert_type(body, AsyncIterator[bytes])
+        async for chunk in body:
+            assert_type(chunk, bytes)
+    async with sc.stream_screenshot(1, kind="html") as page, sc.stream_batch(1) as zipped:
+        assert_type(page, AsyncIterator[bytes])
+        assert_type(zipped, AsyncIterator[bytes])
+    client.stream_download(1.5)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]

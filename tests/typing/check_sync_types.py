@@ -59,6 +59,17 @@ def screenshotcenter(sc: ScreenshotCenterClient, ids: list[int], dest: Path) -> 
     assert_type(sc.delete_screenshot(1), None)
 
 
+def streamed_downloads_are_plain_iterators(
+    client: UprockClient, sc: ScreenshotCenterClient, job_id: uuid.UUID
+) -> None:
+    assert_type(client.stream_download(job_id), BlockingIterator[bytes])
+    with client.stream_download(job_id) as body:
+        for chunk in body:
+            assert_type(chunk, bytes)
+    assert_type(sc.stream_screenshot(1, kind="pdf"), BlockingIterator[bytes])
+    assert_type(sc.stream_batch(1), BlockingIterator[bytes])
+
+
 def constructors_take_the_async_options() -> None:
     with UprockClient("key", timeout=5.0, retry=2, max_body_size=1 << 20) as client:
         assert_type(client, UprockClient)

@@ -92,9 +92,14 @@ class Breaker:
             else:  # a failed probe (or a late attempt): the next probe one cooldown on
                 self._next_probe = max(self._next_probe, time.monotonic() + self.config.cooldown)
         else:
-            self.failures = 0
-            if self.is_open:
-                self._close()
+            self.on_success()
+
+    def on_success(self) -> None:
+        """An attempt that did not count as a failure (the transport's success path
+        calls this directly, without building an event)."""
+        self.failures = 0
+        if self.is_open:
+            self._close()
 
     def _trip(self) -> None:
         now = time.monotonic()

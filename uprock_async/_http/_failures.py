@@ -24,9 +24,9 @@ from .._errors import (
     APITimeoutError,
     RateLimitError,
     UprockAsyncError,
-    parse_retry_after,
 )
 from .._redact import bounded
+from .._retry_after import parse_retry_after
 
 __all__ = [
     "Expected",
@@ -58,6 +58,8 @@ class Failure(Exception):
         self.retryable = retryable
         self.sent = sent
         self.retry_after = retry_after
+        self.status = 0  # the answer's status and headers, if one came (set by the transport)
+        self.headers: Mapping[str, str] = {}
 
 
 class TransportCause(Exception):
@@ -115,6 +117,11 @@ class _Rule(NamedTuple):
 #: How each exception reads; the first rule whose ``kinds`` match wins.
 # fmt: off
 _RULES = (
+    # Never retried: a certificate refused now is refused the next time too.
+    _Rule(aiohttp.ClientConnectorCertificateError, APIConnectionError, False, False,
+          "cannot connect to {where}: its TLS certificate was not accepted ({detail}); if a "
+          "corporate proxy or CA signs it, pass ssl= an SSLContext that trusts that CA, "
+          "or set SSL_CERT_FILE"),
     _Rule((aiohttp.ClientSSLError, aiohttp.InvalidURL), APIConnectionError, False, False,
           "cannot connect to {where}: {detail}"),
     _Rule(aiohttp.ConnectionTimeoutError, APITimeoutError, True, False,

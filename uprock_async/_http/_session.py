@@ -1,7 +1,9 @@
 """The pooled ``aiohttp`` session and the per-request options that make any session safe.
 
 A session we create has aiohttp's silent resend switched off (``RetryPolicy``
-is the only retry loop). A session the caller passes in is used as it is, with
+is the only retry loop) and its connector built from the client's
+:class:`~._network.Network` (TLS, a SOCKS proxy). A session the caller passes
+in is used as it is (its own proxy, TLS and ``trust_env``), with
 per-request exceptions: ``raise_for_status`` is off (our mapping decides), and
 a request that must not run twice (``idempotent=False``) is never silently
 resent by aiohttp (a client middleware, on aiohttp >= 3.12).
@@ -18,6 +20,7 @@ import aiohttp
 
 from .._config import Limits, Timeout
 from ._failures import no_resend
+from ._network import DIRECT, Network
 
 __all__ = [
     "PER_REQUEST_MIDDLEWARES",
@@ -40,9 +43,12 @@ def new_session(
     timeout: aiohttp.ClientTimeout,
     trace_configs: Sequence[aiohttp.TraceConfig],
     user_agent: str,
+    network: Network = DIRECT,
 ) -> aiohttp.ClientSession:
-    """A session with one pooled connector sized by ``limits``."""
-    connector = aiohttp.TCPConnector(
+    """A session with one pooled connector sized by ``limits``, verifying TLS and
+    dialling a SOCKS proxy as ``network`` says (an http(s) proxy goes per request:
+    :meth:`Network.proxy_for`)."""
+    connector = network.connector(
         limit=limits.max_connections,
         limit_per_host=limits.max_connections_per_host,
         keepalive_timeout=limits.keepalive_expiry,
@@ -54,6 +60,9 @@ def new_session(
         trace_configs=list(trace_configs) or None,
         headers={"User-Agent": user_agent},
         raise_for_status=False,
+        # The environment is read by Network, never by aiohttp: its trust_env would
+        # also read ~/.netrc and add (or refuse next to ours) an Authorization header.
+        trust_env=False,
     )
     # aiohttp >= 3.10 silently resends an idempotent request once when the
     # connection drops; RetryPolicy must be the only retry loop, or

@@ -33,6 +33,11 @@ class UrlPolicy:
         self._base_authority = base.raw_authority
         self._base_trusted = self._trusted(base)
 
+    @property
+    def base_trusted(self) -> bool:
+        """May the key go to the base URL (to any ``base + "/path"``)?"""
+        return self._base_trusted
+
     def is_trusted(self, url: URL) -> bool:
         """May the API key be sent to ``url``? Never with ``user:password@`` in it."""
         # The verdict depends on scheme, user, password, host and port only: the base

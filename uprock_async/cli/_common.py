@@ -23,7 +23,7 @@ import msgspec
 
 from .. import _validate
 from .._errors import UprockAsyncError
-from ..concurrency._fanout import ProgressArg
+from ..concurrency import ProgressArg
 from . import _progress
 
 __all__ = [
@@ -244,7 +244,7 @@ def common_options(suppress: bool, base_url: bool = True) -> argparse.ArgumentPa
     return parent
 
 
-def add_concurrency(parser: argparse.ArgumentParser, default: int, what: str = "") -> None:
+def add_concurrency(parser: argparse.ArgumentParser, default: int | str, what: str = "") -> None:
     """``--concurrency N|auto``: the one concurrency option of every command."""
     prefix = f"{what}: " if what else ""
     parser.add_argument(

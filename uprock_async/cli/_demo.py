@@ -13,7 +13,7 @@ import time
 
 from .._config import RetryPolicy
 from .._stats import ClientStats
-from ..concurrency._adaptive import AdaptiveConcurrency
+from ..concurrency import AdaptiveConcurrency
 from ..screenshotcenter import ScreenshotCenterClient
 from ..uprock import UprockClient
 from ._common import add_concurrency, positive_int, progress_for_stderr, run_async

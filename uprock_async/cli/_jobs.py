@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, TypeAlias
 
 import anyio
 
-from ..concurrency._fanout import Outcome
+from ..concurrency import Outcome
 from ..uprock import UprockClient
 from ._common import (
     CliError,
@@ -201,7 +201,8 @@ def _on_cluster(args: argparse.Namespace, tally: Tally) -> int:
 
 
 def add_watch_arguments(parser: argparse.ArgumentParser) -> None:
-    """Input, output, ``--poll-interval``, ``--timeout``, ``--details``, ``--stats`` and
+    """Input, output, ``--poll-interval``, ``--timeout``, ``--details``,
+    ``--concurrency`` (detail fetches; ``auto`` by default), ``--stats`` and
     ``--metrics-port``."""
     _add_input_output(parser)
     parser.add_argument(
@@ -226,6 +227,7 @@ def add_watch_arguments(parser: argparse.ArgumentParser) -> None:
         help='write each finished job\'s detail ({"id", "detail"}; the default) or only '
         'its status ({"id", "job"}, no detail request)',
     )
+    add_concurrency(parser, default="auto", what="detail fetches at once")
     parser.add_argument(
         "--stats", action="store_true", help="print the client's stats to stderr at the end"
     )
@@ -243,6 +245,7 @@ def run_watch(args: argparse.Namespace) -> int:
             poll_interval=args.poll_interval,
             timeout=args.timeout,
             details=args.details,
+            concurrency=args.concurrency,
             progress=progress_for_stderr(),
         )
 

@@ -1,23 +1,71 @@
-"""AdaptiveConcurrency: a concurrency limit that finds the service's capacity (AIMD).
+"""AdaptiveConcurrency: a concurrency limit that finds the service's capacity and
+follows it: an edge search driven by overloads, with round-trip time as a guard.
 
-The limit is a congestion window, as in TCP. Until the first overload it grows
-by one per successful call (slow start: it doubles every round trip, so the
-capacity is found in a few round trips); after that every call that completes at
-steady latency adds ``1/limit`` (about +1 per round trip while the window is in
-use), three times slower from two below to one above the limit at the last cut
-(where the last overload struck, the capacity most likely still is: probe gently).
-An overload signal multiplies the limit by ``decrease`` (0.7; the first one, which
-ends slow start, halves it). Only an attempt that *started after* the last cut is
-evidence for another cut (the others were sent under the old limit): one such
-overload cuts once a smoothed round trip has passed since the last cut, and a
-second one within that round trip cuts at once (the overload persists: when the
-capacity drops 4x, the limit follows in a few quick steps instead of one step per
-round trip). After a lone cut the limit returns quickly (+1 per success) to 0.8x
-where it was (a service's capacity rarely moves much); after cuts close together
-(within two round trips, or before that return was done) it does not: the
-capacity really dropped. Overload signals are a 429 or 503 answer (retried
-attempts included), an :class:`~uprock_async.APITimeoutError`, or a latency far
-above the recent minimum.
+**What the services do.** Above its capacity a service answers 429 (or 503) at
+once; it does not queue. So the round-trip time stays at its minimum right up to
+the capacity, and the only sign of the edge is the overload answer. That decides
+between the algorithms that estimate queueing from latency:
+
+- *Gradient2* (Netflix concurrency-limits): ``limit = limit * clamp(1.5 * longRtt
+  / shortRtt, 0.5, 1) + 4``, smoothed; drops are not an input. With no queue the
+  gradient is 1, so it adds ~4 slots per update for ever: the 429 share grows
+  without bound (fast 429s even lower the average round trip).
+- *Vegas* (Netflix ``VegasLimit``, TCP Vegas): ``queue = limit * (1 - rttNoLoad /
+  rtt)``, grow while the queue is small. The queue reads 0 at every limit, so it
+  grows by ``beta`` per sample until the overloads come, and a drop takes off only
+  ``log10(limit)`` (one or two slots) per sample: the 40 -> 10 fall costs tens of
+  429s, and it climbs straight back.
+- *BBR*: ``BDP = max delivery rate * min RTT``, probing at 1.25x for one round in
+  eight. Its estimate is right here (successes per second times the minimum round
+  trip is the capacity), but the probe sends a quarter more than the capacity
+  every eight rounds; against a bottleneck without a buffer that is several 429s
+  per probe (~3 % at capacity 10).
+- *AIMD* (this class before): cut by 0.7, then +1 per round. A sawtooth: at capacity
+  10 the limit spent most of its time at 7-9 and crossed the edge every few rounds,
+  0.91 of a fixed limit at the capacity (the oracle) and 2.9 % of attempts 429;
+  0.88 and 0.86 at capacities 40 and 80 after the changes.
+
+**The rule here.** Capacity is found the way a binary search finds an edge, and
+then probed rarely:
+
+1. Slow start: +1 per success (doubling per round trip) until the first overload,
+   which cuts by ``decrease`` (0.7).
+2. After a cut, each round that holds raises the limit halfway to the level where
+   the overload struck; a level that fails goes back to the one that held. At the
+   edge (one below a level that failed) a failed probe costs nothing but its 429:
+   the limit returns to the level that held, and the next probe of the edge waits
+   2, 4, 8, 16, then 32 rounds. A steady edge costs one 429 per 32 rounds (0.3 %
+   of attempts at capacity 10), and a limit that sits exactly at the capacity
+   gets all of it, which a sawtooth cannot.
+3. Two passes beyond the edge in a row mean the capacity grew: the limit ramps,
+   each step larger than the last (x1.5, at most half the limit), 10 -> 80 in
+   about a dozen rounds.
+4. A level that held and then overloads means the capacity fell: a cut. Only an
+   attempt sent after the last decrease counts (the others were sent under the
+   higher limit); one cuts once a round has passed since, and a second one within
+   the round cuts at once, so 40 -> 10 takes four quick cuts. An overload within
+   four rounds of a level passing its probe is that probe failing late (a round
+   without a 429 can be luck while answers queue in the client), not a fall.
+5. Falls again and again (bursts of cuts 10 to 100 rounds apart) mean other
+   clients share the capacity. The probe's own request is the one that finds the
+   service full, so its 429 strikes the prober, whatever its share; if a failed
+   probe cost nothing, the shares would freeze where the start left them (Jain's
+   index 0.76 in a simulation of four clients). So while shared it is AIMD: every
+   overload cuts (by ``decrease ** 0.5``) and the way back is one slot per seven
+   rounds; as a cut takes more from a larger share, the shares even out.
+6. Latency, as Vegas and Gradient2 read it, guards the growth: no ramp while the
+   smoothed round trip is over 1.5x its minimum (the answers already queue, in
+   the client when it is short of CPU, or at a service that queues: more at once
+   would only wait; without this the limit once ramped to 202 against a capacity
+   of 80 without a 429, then met a storm of them); and an answer slower than
+   ``latency_factor`` times the minimum is an overload.
+
+Measured with ``benchmarks/adaptive.py`` on a shared 2-core machine (best and
+median of the runs, against the oracle in the same run): capacity 40 -> 10 -> 80
+at 0.99 / 1.01 / 1.02 of the oracle with 0.2 / 0.9 / 0.2 % of attempts 429 and
+nothing lost; a static capacity of 40 at 1.05x the best fixed limit that fails
+nothing; four processes sharing 40 at 0.91 of the ideal, Jain's index 0.98,
+0.9 % 429.
 
 A ``Retry-After`` on an overload answer also stops growth until it expires.
 A call under a limiter gives its slot back while it waits (a retry's backoff,
@@ -31,6 +79,7 @@ comes after the overload's other answers (see ``_meters.py``).
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import deque
@@ -43,17 +92,24 @@ from ._gates import wait_in_line
 __all__ = ["AdaptiveConcurrency", "ConcurrencyArg", "resolve_concurrency"]
 
 _MIN_RTT_WINDOW = 10.0  # seconds a minimum-latency sample is remembered
-_RECOVER = 0.8  # after a cut, return fast to this share of the limit before it
-_RECUT = 2  # overloads from attempts started after a cut that cut again within a round trip
-_PLATEAU = 3.0  # near the limit at the last cut (-2 .. +1), grow this many times slower
-_CLOSE = 2.0  # a cut within this many smoothed round trips of the last: no quick return
+_RECUT = 2  # overloads from attempts started after a decrease that cut again within a round
+_HOLD_FIRST = 2  # rounds at the edge (one below a failed level) before probing it again
+_HOLD_MAX = 32  # the longest hold, in rounds: how often a steady edge is probed
+_HOLD_SHARED = 7  # rounds between probes while shared (AIMD's +1 per 7 rounds)
+_SHARED_ROUNDS = 100  # bursts of cuts this many rounds apart or closer: a shared capacity
+_SHARED_EXPONENT = 0.5  # while shared, each cut is decrease ** this (0.7 -> 0.84)
+_BURST_ROUNDS = 10  # cuts this many rounds apart or closer: one burst (one fall)
+_EDGE_PASSES = 2  # passes beyond the edge in a row before the limit ramps up
+_YOUNG_ROUNDS = 4  # an overload this few rounds after a level passed: the probe failed late
+_RAMP_TOLERANCE = 1.5  # no ramp while the round trip is this many times its minimum
 
 
 class AdaptiveConcurrency:
-    """A concurrency limit that adapts to the service: AIMD on 429/503/timeouts/latency.
+    """A concurrency limit that adapts to the service: it finds the edge where 429s,
+    503s, timeouts or far slower answers begin, holds just below it, and follows it.
 
     Pass it (or ``"auto"``) as ``concurrency=`` to :func:`~uprock_async.fan_out`,
-    ``job_details``, ``iter_job_details`` or ``crawl_infos``. One instance may be
+    ``job_details``, ``iter_job_details``, ``watch_jobs`` or ``crawl_infos``. One instance may be
     shared by several concurrent calls: together they never exceed
     :attr:`current`. ``latency_factor``: a call slower than this many times the
     recent minimum latency counts as an overload signal; ``decrease``: the
@@ -64,20 +120,29 @@ class AdaptiveConcurrency:
     """
 
     __slots__ = (
-        "_cut_at",
+        "_below",
+        "_ceiling",
+        "_changed",
         "_decrease",
+        "_edge_passes",
+        "_good",
+        "_hold_rounds",
+        "_hold_until",
         "_in_flight",
-        "_last_cut",
+        "_last_drop",
         "_latency_factor",
         "_limit",
         "_min_rtt",
         "_min_rtt_prev",
         "_no_growth_until",
-        "_overloaded_once",
+        "_passed_at",
+        "_probe_start",
         "_recent",
         "_rtt_epoch",
+        "_shared_until",
+        "_slow_start",
         "_srtt",
-        "_ssthresh",
+        "_step",
         "_waiters",
         "maximum",
         "minimum",
@@ -112,14 +177,23 @@ class AdaptiveConcurrency:
         self.maximum = maximum
         self._limit = float(initial)
         self._decrease = decrease
-        self._ssthresh = float(maximum)
-        self._cut_at = float("inf")  # the limit when the last cut came
-        self._overloaded_once = False
         self._latency_factor = latency_factor
         self._in_flight = 0
         self._waiters: deque[anyio.Event] = deque()
-        self._last_cut = -1.0
-        self._recent = 0  # overloads from attempts started after the last cut
+        self._slow_start = True  # until the first overload
+        self._good = initial  # the highest level that ran a round without an overload
+        self._below = initial  # the level before the last probe raised it
+        self._passed_at = -math.inf  # when the level passed its probe
+        self._ceiling = float("inf")  # the lowest level known to overload (inf: none)
+        self._step = 1  # the next probe's step while no ceiling is known
+        self._probe_start = -1.0  # when the level under test was raised (-1: no probe)
+        self._hold_until = 0.0  # no probe before then
+        self._hold_rounds = _HOLD_FIRST
+        self._edge_passes = 0  # passes beyond the edge in a row
+        self._shared_until = 0.0  # bursts of cuts again and again: others share the capacity
+        self._last_drop = -math.inf  # the last cut
+        self._changed = -1.0  # when the limit last came down
+        self._recent = 0  # overloads from attempts started after that
         self._min_rtt = float("inf")
         self._min_rtt_prev = float("inf")
         self._rtt_epoch = time.monotonic()
@@ -183,49 +257,141 @@ class AdaptiveConcurrency:
             base = min(self._min_rtt, self._min_rtt_prev)
             if latency < self._min_rtt:
                 self._min_rtt = latency
-            # smoothed round trip (as TCP's SRTT): how long one "round" lasts
+            # smoothed round trip (as TCP's SRTT): how long one round lasts
             self._srtt = latency if self._srtt is None else self._srtt + (latency - self._srtt) / 8
             overloaded = base != float("inf") and latency > base * self._latency_factor + 0.005
         if overloaded:
-            # Evidence counts only from an attempt that started after the last cut (the
-            # others were sent under the old limit). One such overload cuts again once a
-            # round trip has passed; within the round trip it takes a second one (the
-            # overload persists: the capacity really dropped), since a single quick 429
-            # right after a cut may be a straggler.
-            if started >= self._last_cut:
-                self._recent += 1
-                if now - self._last_cut >= (self._srtt or 0.0) or self._recent >= _RECUT:
-                    self._cut(now)
-        elif now < self._no_growth_until:
-            pass  # the service asked for a pause (Retry-After): no growth until it ends
-        elif self._in_flight >= int(self._limit) or self._waiters:
-            # Grow only while the window is in use, so an idle limiter does not drift up.
-            # Until the first overload, slow start (+1 per success: doubling per round
-            # trip) finds the capacity in a few round trips; then +1 per round trip
-            # (+1 per success while returning to 0.8x after a lone cut), a third of
-            # that around the level of the last cut.
-            step = 1.0 if self._limit < self._ssthresh else 1.0 / self._limit
-            if self._cut_at - 2 < self._limit < self._cut_at + 1:
-                step /= _PLATEAU  # near where the last overload struck: probe gently
-            self._limit = min(float(self.maximum), self._limit + step)
+            self._overload(started, now)
+            return
+        if now < self._no_growth_until:
+            return  # the service asked for a pause (Retry-After): no growth until it ends
+        if self._in_flight < int(self._limit) and not self._waiters:
+            return  # the window is not in use: a success says nothing about a higher limit
+        if self._slow_start:
+            # +1 per success doubles the limit per round trip until the first overload
+            self._limit = min(float(self.maximum), self._limit + 1.0)
             self._wake()
+            return
+        if self._probe_start >= 0:
+            if started < self._probe_start:
+                return  # sent before the probe: says nothing about the probed level
+            self._probe_passed(now)
+        if now >= self._hold_until:
+            self._start_probe(now)
 
-    def _cut(self, now: float) -> None:
-        # Slow start overshoots by up to 2x before its first overload: halve then (as
-        # TCP does), and cut by ``decrease`` afterwards. After a lone cut the limit
-        # returns quickly to 0.8x where it was (the capacity barely moved), then probes
-        # by +1 per round trip, gently near ``_cut_at``; a cut within two round trips of
-        # the last one or while that return is still under way (cuts close together:
-        # the capacity really dropped) gets no quick return.
-        before = self._limit
-        first = not self._overloaded_once
-        close = now - self._last_cut < _CLOSE * (self._srtt or 0.0) or before < self._ssthresh
-        self._limit = max(float(self.minimum), before * (0.5 if first else self._decrease))
-        self._ssthresh = self._limit if first or close else before * _RECOVER
-        self._overloaded_once = True
-        self._last_cut = now
+    def _overload(self, started: float, now: float) -> None:
+        if started < self._changed:
+            return  # sent under a higher limit, before the last decrease: old news
+        srtt = self._srtt or 0.0
+        if self._probe_start >= 0 and started >= self._probe_start:
+            self._probe_failed(now)
+        elif self._slow_start:
+            self._cut(now)
+        elif now - self._passed_at < _YOUNG_ROUNDS * srtt:
+            # The level passed its probe only just: it did not really hold (a round
+            # without a 429 can be luck when answers queue in the client). Back to the
+            # level before it, as for a failed probe, not a cut.
+            self._good = self._below
+            self._probe_failed(now)
+        else:
+            # At a level that held: the capacity fell, or another client took a share.
+            # One such overload cuts once a round trip has passed since the last
+            # decrease; within that round trip it takes a second one (a single quick 429
+            # right after a cut may be a straggler).
+            self._recent += 1
+            if now - self._changed >= srtt or self._recent >= _RECUT:
+                self._cut(now)
+
+    def _cut(self, now: float, *, held: bool = True) -> None:
+        """Multiplicative decrease. ``held``: the level had held (not a probe)."""
+        before = int(self._limit)
+        srtt = self._srtt or 0.0
+        shared = now < self._shared_until
+        factor = self._decrease**_SHARED_EXPONENT if shared else self._decrease
+        self._limit = max(float(self.minimum), self._limit * factor)
+        self._good = int(self._limit)
+        if held and not self._slow_start:
+            # A level that held stopped holding: the capacity fell, or another client
+            # took a share. A fall comes as one burst of cuts; sharing as bursts again
+            # and again.
+            if _BURST_ROUNDS * srtt < now - self._last_drop < _SHARED_ROUNDS * srtt:
+                self._shared_until = now + _SHARED_ROUNDS * srtt
+            self._last_drop = now
+        self._slow_start = False
+        if now < self._shared_until:
+            # Shared: AIMD. Every overload cuts, and the way back is one slot per
+            # probe, for every client alike; as the cuts take from each client in
+            # proportion to its share, the shares even out.
+            self._ceiling = float(self._good + 1)
+            self._end_probe(now, float(_HOLD_SHARED))
+        else:  # a fall: search for the new edge between here and where it struck
+            self._ceiling = float(max(before, self._good + 1))
+            self._end_probe(now, 1.0)
+
+    def _probe_failed(self, now: float) -> None:
+        """Back to the last level that held; probe again later, rarely at the edge."""
+        if now < self._shared_until:
+            self._cut(now, held=False)
+            return
+        self._ceiling = float(int(self._limit))
+        self._limit = float(max(self.minimum, self._good))
+        hold = 1.0
+        if self._ceiling - self._good <= 1:  # the edge: hold longer after each failure
+            hold = float(self._hold_rounds)
+            self._hold_rounds = min(_HOLD_MAX, 2 * self._hold_rounds)
+        self._end_probe(now, hold)
+
+    def _end_probe(self, now: float, hold: float) -> None:
+        self._probe_start = -1.0
+        self._passed_at = -math.inf
+        self._step = 1
+        self._edge_passes = 0
+        self._hold_until = now + hold * (self._srtt or 0.0)
+        self._changed = now
         self._recent = 0
-        self._cut_at = before
+
+    def _probe_passed(self, now: float) -> None:
+        """A round at the probed level without an overload: it holds."""
+        srtt = self._srtt or 0.0
+        self._probe_start = -1.0
+        self._passed_at = now
+        self._good = int(self._limit)
+        self._hold_until = now
+        if self._ceiling == float("inf"):  # ramping up: each step larger than the last
+            self._step = min(max(self._step + 1, self._step * 3 // 2), max(1, self._good // 2))
+        elif self._good >= self._ceiling:  # past the edge: the capacity rose, or a share freed
+            self._edge_passes += 1
+            if now < self._shared_until:
+                # Shared: a share freed by another client's cut. Take one slot at a time,
+                # as rarely as the edge is probed, so every client gains alike while the
+                # cuts (which strike in proportion to each one's share) even them out.
+                self._ceiling = float(self._good + 1)
+                self._hold_until = now + _HOLD_SHARED * srtt
+            elif self._edge_passes >= _EDGE_PASSES:
+                self._ceiling = float("inf")
+                self._hold_rounds = _HOLD_FIRST
+            else:
+                self._ceiling = float(self._good + 1)
+                self._hold_until = now + _HOLD_FIRST * srtt
+
+    def _start_probe(self, now: float) -> None:
+        level = int(self._limit)
+        if self._ceiling == float("inf"):
+            base = min(self._min_rtt, self._min_rtt_prev)
+            if self._srtt is not None and self._srtt > base * _RAMP_TOLERANCE:
+                # Answers already queue (in the client, or at a service that queues):
+                # more at once would mostly wait. No ramp; one slot at a time.
+                self._step = 1
+            target = level + self._step
+        else:  # halfway to the ceiling: a binary search for the edge
+            target = level + max(1, (int(self._ceiling) - level) // 2)
+        target = min(self.maximum, target)
+        if target <= level:
+            return
+        self._good = self._below = level
+        self._limit = float(target)
+        self._probe_start = now
+        self._wake()
 
     def retry_delay(self) -> float:
         """Seconds a retry of an overloaded attempt waits (without its slot) before it

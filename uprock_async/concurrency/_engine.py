@@ -8,6 +8,11 @@ meter bound. So 3 items at ``concurrency=200_000`` cost 4 tasks, a call that
 never suspends runs on 2, and an input that trickles in (stdin) needs at most
 twice as many tasks as there are calls really running at once.
 
+Under a bound that moves (``"auto"``: an adaptive limit) the workers follow the
+limit as it is now, not its ``maximum``: as many start as the limit allows at
+once, they grow while all are busy up to two per call the limit allows (plus
+one), and a worker that finishes a call while there are more than that ends.
+
 Per item, a worker asks each meter's state "may a task start?" (before it
 pulls, so no pulled item waits on a limit), tells them "started" and
 "finished", and otherwise knows none of them. The hot loop avoids anyio's
@@ -30,7 +35,7 @@ from collections.abc import (
     Sequence,
     Sized,
 )
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import anyio
 from anyio.lowlevel import checkpoint
@@ -39,7 +44,7 @@ from .. import _validate
 from .._http._events import current_observer
 from ._adaptive import resolve_concurrency
 from ._gates import Progress, Slots
-from ._meters import Meter, MeterState, meters_for, observer_of
+from ._meters import Meter, MeterState, MovingBound, meters_for, observer_of
 from ._outcome import Outcome
 
 __all__ = ["Engine"]
@@ -97,16 +102,38 @@ class Engine(Generic[I, R]):
         most = min(m.bound for m in self.meters if m.bound is not None)
         #: The most worker tasks there will ever be: the most calls that may run at once.
         self.workers = max(1, min(most, self.total)) if self.total is not None else most
-        self.started = 0  # worker tasks started so far
+        #: Meters whose bound moves (an adaptive limit): the workers follow them.
+        self.moving = [cast(MovingBound, m) for m in self.meters if hasattr(m, "current_bound")]
+        self.started = 0  # worker tasks alive (started, and not ended as surplus)
         self.busy = 0  # workers inside a call of fn
-        self.growing = True  # started < workers
+        self.growing = True  # started < workers, or a bound that moves: busy is counted
         self._spawn: Callable[[], object] | None = None
 
     def start(self, spawn: Callable[[], object]) -> None:
-        """Start the first worker with ``spawn``; each further one starts when an
-        item arrives and every worker so far is busy in a call (see :meth:`grow`)."""
+        """Start the first workers with ``spawn``: one, or as many calls as a moving
+        bound lets run now; each further one starts when an item arrives and every
+        worker so far is busy in a call (see :meth:`grow`)."""
         self._spawn = spawn
-        self.grow()
+        if self.moving:
+            first = min(self.workers, *(m.current_bound() for m in self.moving))
+            self._add(max(1, first))
+        else:
+            self.grow()
+
+    def room(self) -> int:
+        """The most worker tasks to keep now.
+
+        Under a moving bound: two per call it lets run, plus one. A call waiting
+        without its slot (a retry's backoff, a Retry-After pause, an open breaker)
+        keeps its worker and lets another item start in its place, so with a
+        bound of ``n`` there are up to ``n`` such waits, ``n`` calls running and a
+        spare worker ready for the next slot; more workers than that would only
+        wait. A fixed bound: :attr:`workers`.
+        """
+        most = self.workers
+        for meter in self.moving:
+            most = min(most, 2 * meter.current_bound() + 1)
+        return most
 
     def grow(self) -> None:
         """Start as many more workers as are busy (at least one), up to the limit.
@@ -116,12 +143,25 @@ class Engine(Generic[I, R]):
         ``concurrency=64`` while the first calls already complete. At most one
         idle worker per busy one is the price.
         """
+        self._add(min(max(1, self.busy), self.room() - self.started))
+
+    def _add(self, more: int) -> None:
         assert self._spawn is not None
-        more = min(max(1, self.busy), self.workers - self.started)
+        if more <= 0:
+            return
         self.started += more
-        self.growing = self.started < self.workers
+        self.growing = self.started < self.workers or bool(self.moving)
         for _ in range(more):
             self._spawn()
+
+    def surplus(self) -> bool:
+        """Should a worker that just finished a call end? Only under a moving bound
+        that came down: more workers alive than :meth:`room`. It ends between calls,
+        holding nothing; :meth:`grow` starts workers again when the bound rises."""
+        if self.moving and self.started > self.room():
+            self.started -= 1
+            return True
+        return False
 
     def fail(self, exc: BaseException) -> None:
         """Stop pulling, cancel what runs, and make ``exc`` the run's result."""
@@ -237,6 +277,8 @@ class Engine(Generic[I, R]):
                     if since_checkpoint >= _CHECKPOINT_EVERY:
                         since_checkpoint = 0
                         await checkpoint()  # a call that never suspends must not starve the loop
+                if counted and self.surplus():
+                    return  # the limit came down: fewer workers now
         except BaseException as exc:
             if isinstance(exc, anyio.get_cancelled_exc_class()) and _scope_cancelled():
                 raise

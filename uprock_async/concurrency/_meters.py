@@ -34,7 +34,16 @@ from .._errors import is_overload
 from .._http._events import AttemptEvent, CallObserver
 from ._adaptive import AdaptiveConcurrency
 
-__all__ = ["Adaptive", "Meter", "MeterState", "Rate", "Window", "meters_for", "observer_of"]
+__all__ = [
+    "Adaptive",
+    "Meter",
+    "MeterState",
+    "MovingBound",
+    "Rate",
+    "Window",
+    "meters_for",
+    "observer_of",
+]
 
 T = TypeVar("T")
 
@@ -53,14 +62,25 @@ class MeterState(Protocol):
 
 
 class Meter(Protocol):
-    """A limit on when calls may start."""
+    """A limit on when calls may start.
+
+    A meter whose bound moves (an adaptive limit) also has ``current_bound()``
+    (see :class:`MovingBound`): the engine then keeps its worker tasks in step
+    with it instead of with ``bound``."""
 
     @property
     def bound(self) -> int | None:
-        """The most calls it lets run at once (``None``: no bound)."""
+        """The most calls it lets run at once, ever (``None``: no bound)."""
 
     def state(self) -> MeterState | None:
         """A new worker's state, or ``None`` when the meter does nothing per call."""
+
+
+class MovingBound(Protocol):
+    """A meter's bound that moves: the most calls it lets run at once now."""
+
+    def current_bound(self) -> int:
+        """The calls that may run at once now (at most ``bound``)."""
 
 
 class Window:
@@ -118,6 +138,9 @@ class Adaptive:
     @property
     def bound(self) -> int:
         return self.limiter.maximum
+
+    def current_bound(self) -> int:
+        return self.limiter.current
 
     def state(self) -> AdaptiveState:
         return AdaptiveState(self.limiter)

@@ -13,12 +13,14 @@ import anyio
 from .._errors import WaitTimeoutError
 from .._redact import Redact, bounded
 
-__all__ = ["poll_until_terminal"]
+__all__ = ["Polled", "poll_until_terminal"]
 
 _GROWTH = 1.5
 
 
-class _HasStatus(Protocol):
+class Polled(Protocol):
+    """What is polled: a job, crawl, screenshot or batch (the one status Protocol)."""
+
     @property
     def status(self) -> str: ...
 
@@ -26,7 +28,7 @@ class _HasStatus(Protocol):
     def is_terminal(self) -> bool: ...
 
 
-S = TypeVar("S", bound=_HasStatus)
+S = TypeVar("S", bound=Polled)
 
 
 async def poll_until_terminal(

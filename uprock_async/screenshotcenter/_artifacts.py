@@ -1,4 +1,5 @@
-"""Screenshot artifacts: image/HTML/PDF/video downloads, ``save_screenshot``, ``save_crawl``.
+"""Screenshot artifacts: image/HTML/PDF/video downloads (whole or streamed),
+``save_screenshot``, ``save_crawl``.
 
 Every file name ``save_*`` writes is built from the caller's ``basename`` or a
 screenshot id (an int) and an extension that is either a constant or a short
@@ -10,7 +11,8 @@ from __future__ import annotations
 import errno
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path, PureWindowsPath
 from typing import Any, overload
 
@@ -183,6 +185,21 @@ def _suggest_waiting(error: NotFoundError, screenshot_id: int) -> None:
     error.args = (error.message,)
 
 
+@asynccontextmanager
+async def _hinting(
+    stream: AbstractAsyncContextManager[AsyncIterator[bytes]], screenshot_id: int
+) -> AsyncIterator[AsyncIterator[bytes]]:
+    """``stream``, whose 404 on entering says what to do when the artifact is only
+    not ready yet (a ``NotFoundError`` raised inside the caller's block is theirs)."""
+    async with AsyncExitStack() as stack:
+        try:
+            body = await stack.enter_async_context(stream)
+        except NotFoundError as error:
+            _suggest_waiting(error, screenshot_id)
+            raise
+        yield body
+
+
 class _Artifacts(HasApi):
     @overload
     async def download_screenshot(
@@ -224,6 +241,35 @@ class _Artifacts(HasApi):
         except NotFoundError as error:
             _suggest_waiting(error, screenshot_id)
             raise
+
+    def stream_screenshot(
+        self, screenshot_id: int, *, kind: str = "image", **options: Any
+    ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """One artifact, chunk by chunk, never held whole in memory::
+
+            async with client.stream_screenshot(shot_id, kind="video") as body:
+                async for chunk in body:  # bytes
+                    await sink.write(chunk)
+
+        ``kind`` and ``options`` are those of :meth:`download_screenshot`; bad ones
+        raise here, before any request. The body is capped at
+        :attr:`Limits.max_download_size <uprock_async.Limits>` decompressed bytes
+        (:class:`~uprock_async.ResponseDecodeError` past it), and the key goes in
+        the ``X-API-KEY`` header to the configured host only. Entering the block
+        sends the request; an error answer raises there (a 404 saying to
+        :meth:`wait_for_screenshot` first, as :meth:`download_screenshot` does).
+
+        A failed transfer is retried only until the first chunk has reached you;
+        after that a broken connection raises
+        :class:`~uprock_async.APIConnectionError` from ``async for``, so a stream
+        that ends is complete. Leaving the block early closes the connection. The
+        client's ``Timeout.total`` bounds the whole transfer, your time between
+        chunks included.
+        """
+        screenshot_id = _validate.positive_id(screenshot_id, "screenshot_id")
+        (kind,) = _validate.kinds((kind,))
+        url = self._artifact_url(screenshot_id, kind, options)
+        return _hinting(self._api.open_stream(url), screenshot_id)
 
     def _artifact_url(self, screenshot_id: int, kind: str, options: dict[str, Any]) -> Any:
         check_options(options, _IMAGE_OPTIONS if kind == "image" else _NO_OPTIONS)

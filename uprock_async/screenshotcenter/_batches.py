@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, overload
 
@@ -140,3 +141,27 @@ class _Batches(HasApi):
         (atomically: a failed transfer leaves nothing at ``dest``)."""
         batch_id = _validate.positive_id(batch_id, "batch_id")
         return await self._api.download(self._api.url(f"/batch/download?id={batch_id}"), dest=dest)
+
+    def stream_batch(self, batch_id: int) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """``GET /batch/download?id=``: the batch's zip, chunk by chunk, never held
+        whole in memory (to pipe it to object storage, say)::
+
+            async with client.stream_batch(batch_id) as body:
+                async for chunk in body:  # bytes
+                    await sink.write(chunk)
+
+        A bad ``batch_id`` raises here, before any request. The body is capped at
+        :attr:`Limits.max_download_size <uprock_async.Limits>` decompressed bytes
+        (:class:`~uprock_async.ResponseDecodeError` past it), and the key goes in
+        the ``X-API-KEY`` header to the configured host only. Entering the block
+        sends the request; an error answer (a batch not finished yet) raises there.
+
+        A failed transfer is retried only until the first chunk has reached you;
+        after that a broken connection raises
+        :class:`~uprock_async.APIConnectionError` from ``async for``, so a stream
+        that ends is complete. Leaving the block early closes the connection. The
+        client's ``Timeout.total`` bounds the whole transfer, your time between
+        chunks included.
+        """
+        batch_id = _validate.positive_id(batch_id, "batch_id")
+        return self._api.open_stream(self._api.url(f"/batch/download?id={batch_id}"))

@@ -9,7 +9,8 @@ import inspect
 import types
 import typing
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from functools import partial
 from types import SimpleNamespace
 from typing import Any, ClassVar, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar, cast
@@ -22,7 +23,7 @@ from ..concurrency import AdaptiveConcurrency
 from ._runner import BlockingIterator, LoopThread, Source
 from ._watch import Watch
 
-__all__ = ["BlockingClient", "blocking", "overloaded", "streaming"]
+__all__ = ["CHUNKS_AHEAD", "BlockingClient", "blocking", "overloaded", "streaming"]
 
 C = TypeVar("C", bound=ClientBase)
 P = ParamSpec("P")
@@ -30,6 +31,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R")
 T = TypeVar("T")
 Self = TypeVar("Self", bound="BlockingClient[Any]")
+
+#: Chunks of a streamed download (``stream_*``) read ahead of a blocking reader: a
+#: few, so a slow reader holds about a megabyte, not the 128 outcomes of ``iter_*``.
+CHUNKS_AHEAD = 4
 
 
 class BlockingClient(Settings, Generic[C]):
@@ -120,9 +125,13 @@ class BlockingClient(Settings, Generic[C]):
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | int | None = None,
         concurrency: int | Literal["auto"] | AdaptiveConcurrency | None = None,
+        headers: Mapping[str, str] | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
     ) -> Self:
         """Blocking twin of the async ``with_options``: a copy with other settings
-        that shares this client's loop thread, connection pool and stats.
+        (another account's ``api_key`` and ``base_url`` included) that shares this
+        client's loop thread, connection pool and stats.
 
         The loop and the pool belong to the original: the copy keeps the original
         alive, and closing the copy (or leaving its ``with``) leaves both running;
@@ -130,7 +139,12 @@ class BlockingClient(Settings, Generic[C]):
         """
         twin = copy.copy(self)
         twin._client = self._client.with_options(
-            timeout=timeout, retry=retry, concurrency=concurrency
+            timeout=timeout,
+            retry=retry,
+            concurrency=concurrency,
+            headers=headers,
+            api_key=api_key,
+            base_url=base_url,
         )
         twin._origin = self
         return twin
@@ -176,12 +190,15 @@ def blocking(
 
 
 def streaming(
-    method: Callable[Concatenate[Any, P], Source[T]],
+    method: Callable[Concatenate[Any, P], Source[T]], *, ahead: int | None = None
 ) -> Callable[Concatenate[BlockingClient[Any], P], BlockingIterator[T]]:
-    """The blocking twin of an ``iter_*`` method (an async iterator, or an async context
-    manager of one): a :class:`BlockingIterator`. The async method is called on the
-    loop at once, so bad arguments raise here; the stream starts at the first ``next()``.
+    """The blocking twin of an ``iter_*`` or ``stream_*`` method (an async iterator, or
+    an async context manager of one): a :class:`BlockingIterator`. The async method is
+    called on the loop at once, so bad arguments raise here; the stream starts at the
+    first ``next()``. ``ahead``: the most items fetched before they are asked for
+    (default: the iterator's own; a few for a download's chunks).
     """
+    options = {} if ahead is None else {"ahead": ahead}
 
     @functools.wraps(method)
     def twin(
@@ -189,7 +206,7 @@ def streaming(
     ) -> BlockingIterator[T]:
         call = partial(method, self._client, *args, **kwargs)  # pyright: ignore[reportPrivateUsage]
         loop = self._loop  # pyright: ignore[reportPrivateUsage]
-        return BlockingIterator(self, loop, loop.call_sync(call))
+        return BlockingIterator(self, loop, loop.call_sync(call), **options)
 
     returns = _yields(method)
     twin.__annotations__ = {**method.__annotations__, "return": returns}
@@ -243,6 +260,8 @@ def _items(source: Any) -> Any:
         return functools.reduce(lambda union, item: union | item, map(_items, args))
     if origin is AsyncIterator:
         return args[0]
+    if origin is AbstractAsyncContextManager:  # stream_*: a context manager of an iterator
+        return _items(args[0])
     item = typing.get_type_hints(origin.__anext__)["return"]  # e.g. Outcome[I, R]
     names = dict(zip(origin.__parameters__, args, strict=True))
     return item[tuple(names[p] for p in item.__parameters__)]

@@ -252,8 +252,9 @@ class _Pump(Generic[T]):
     fan-out's workers) is entered and left by the same task, as anyio requires.
     """
 
-    def __init__(self, source: Source[T]) -> None:
+    def __init__(self, source: Source[T], ahead: int) -> None:
         self._source = source
+        self._ahead = ahead
         self._items: deque[T] = deque()
         self._has_items = anyio.Event()  # next_batch's (the one consumer's) wake-up
         self._has_space = anyio.Event()  # the producer's wake-up
@@ -275,7 +276,7 @@ class _Pump(Generic[T]):
                         if aclose is not None:
                             stack.push_async_callback(aclose)
                     async for item in iterator:
-                        while len(self._items) >= _BATCH:
+                        while len(self._items) >= self._ahead:
                             self._has_space = anyio.Event()
                             await self._has_space.wait()
                         self._items.append(item)
@@ -319,14 +320,19 @@ class BlockingIterator(Iterator[T]):
                 ...
 
     An exception that would have left the async iterator is raised by ``next()``.
+    ``ahead`` is the most items fetched before you ask for them (a few for big
+    items such as a download's chunks).
     """
 
-    def __init__(self, owner: object, loop: LoopThread, source: Source[T]) -> None:
+    def __init__(
+        self, owner: object, loop: LoopThread, source: Source[T], *, ahead: int = _BATCH
+    ) -> None:
         # The client stays alive while its stream does: ``for x in
         # UprockClient().iter_job_details(ids)`` must not close it mid-way.
         self._owner = owner
         self._loop = loop
         self._source: Source[T] | None = source
+        self._ahead = ahead
         self._pump: _Pump[T] | None = None
         self._task: Future[None] | None = None
         self._items: deque[T] = deque()
@@ -357,7 +363,7 @@ class BlockingIterator(Iterator[T]):
             if self._pump is None:
                 source, self._source = self._source, None
                 assert source is not None
-                task, pump = self._loop.start_task(_run_pump, source)
+                task, pump = self._loop.start_task(_run_pump, source, self._ahead)
                 self._task, self._pump = task, pump
             return self._pump
 
@@ -405,7 +411,7 @@ class BlockingIterator(Iterator[T]):
             self.close()
 
 
-async def _run_pump(source: Source[T], *, task_status: Any) -> None:
-    pump = _Pump(source)  # anyio primitives must be made on the loop
+async def _run_pump(source: Source[T], ahead: int, *, task_status: Any) -> None:
+    pump = _Pump(source, ahead)  # anyio primitives must be made on the loop
     task_status.started(pump)
     await pump.run()

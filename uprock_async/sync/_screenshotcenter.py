@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from ..screenshotcenter import ScreenshotCenterClient as _Async
-from ._base import BlockingClient, blocking, overloaded, streaming
+from ._base import CHUNKS_AHEAD, BlockingClient, blocking, overloaded, streaming
 
 StrPath = str | os.PathLike[str]
 
@@ -52,7 +52,7 @@ class ScreenshotCenterClient(BlockingClient[_Async]):
     delete_screenshot = blocking(_Async.delete_screenshot)
 
     # artifacts: written out, as mypy carries no overload with ``**options`` through a
-    # ParamSpec (mypy#19051, which the three ignores here are about too)
+    # ParamSpec (mypy#19051, which the other ignores here are about too)
     @overload
     def download_screenshot(
         self, screenshot_id: int, *, kind: str = ..., dest: None = None, **options: Any
@@ -65,6 +65,7 @@ class ScreenshotCenterClient(BlockingClient[_Async]):
     def download_screenshot(self, screenshot_id: int, **options: Any) -> bytes | Path:
         raise NotImplementedError  # replaced by the twin
 
+    stream_screenshot = streaming(_Async.stream_screenshot, ahead=CHUNKS_AHEAD)  # type: ignore[arg-type]  # mypy#19051
     save_screenshot = blocking(_Async.save_screenshot)
     save_crawl = blocking(_Async.save_crawl)
     # batches
@@ -74,3 +75,4 @@ class ScreenshotCenterClient(BlockingClient[_Async]):
     cancel_batch = blocking(_Async.cancel_batch)
     wait_for_batch = blocking(_Async.wait_for_batch)
     download_batch = blocking(_Async.download_batch)
+    stream_batch = streaming(_Async.stream_batch, ahead=CHUNKS_AHEAD)

@@ -10,7 +10,7 @@ from ..uprock import UprockClient as _Async
 from ..uprock._client import JobIds
 from ..uprock._watch import WatchOptions
 from ..uprock.models import Job, JobDetail
-from ._base import BlockingClient, blocking, overloaded, streaming
+from ._base import CHUNKS_AHEAD, BlockingClient, blocking, overloaded, streaming
 from ._runner import BlockingIterator
 
 __all__ = ["UprockClient"]
@@ -66,3 +66,4 @@ class UprockClient(BlockingClient[_Async]):
     create_session = blocking(_Async.create_session)
     get_session = blocking(_Async.get_session)
     download = blocking(_Async.download)
+    stream_download = streaming(_Async.stream_download, ahead=CHUNKS_AHEAD)

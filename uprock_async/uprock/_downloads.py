@@ -1,10 +1,12 @@
-"""Downloads: ``download`` (a job's content, as bytes or streamed to a file)."""
+"""Downloads: ``download`` (a job's content, as bytes or streamed to a file) and
+``stream_download`` (the same content, chunk by chunk)."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from yarl import URL
@@ -67,6 +69,34 @@ class _Downloads(HasApi):
             return await self._api.download(
                 target, dest=dest, progress=progress, not_ready=_NOT_READY
             )
+
+    def stream_download(
+        self, job: str | uuid.UUID | JobDetail | Job
+    ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """The content a job fetched, chunk by chunk, never held whole in memory::
+
+            async with client.stream_download(job) as body:
+                async for chunk in body:  # bytes
+                    await sink.write(chunk)
+
+        ``job`` is what :meth:`download` takes, and the same rules hold: the key
+        goes only where :meth:`download` sends it, ``gzip``/``deflate`` are undone,
+        and the body is capped at :attr:`Limits.max_download_size
+        <uprock_async.Limits>` decompressed bytes
+        (:class:`~uprock_async.ResponseDecodeError` past it). A bad ``job`` raises
+        here, before any request. Entering the block sends the request: a ``202`` or
+        ``409`` (not ready) is retried, an error answer raises there.
+
+        A failed transfer is retried only until the first chunk has reached you;
+        after that a broken connection raises
+        :class:`~uprock_async.APIConnectionError` from ``async for``, so a stream
+        that ends is complete. Leaving the block early closes the connection. The
+        client's ``Timeout.total`` bounds the whole transfer, your time between
+        chunks included: for a long one use ``client.with_options(
+        timeout=Timeout(total=None, read=60))``.
+        """
+        target = self._download_url(job)
+        return self._api.open_stream(target, not_ready=_NOT_READY, gone=_GONE)
 
     def _download_url(self, job: object) -> URL:
         if isinstance(job, JobDetail):

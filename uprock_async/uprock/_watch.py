@@ -40,10 +40,16 @@ from .._errors import (
     WaitTimeoutError,
 )
 from .._redact import Redact, bounded
-from ..concurrency import AdaptiveConcurrency, ConcurrencyArg, Outcome, ProgressArg, fan_out
-from ..concurrency._adaptive import resolve_concurrency
-from ..concurrency._gates import Progress
-from ..concurrency._scope import TaskScope
+from ..concurrency import (
+    AdaptiveConcurrency,
+    ConcurrencyArg,
+    Outcome,
+    Progress,
+    ProgressArg,
+    TaskScope,
+    fan_out,
+    resolve_concurrency,
+)
 from ._build import BATCH_LIMIT
 from ._details import JobIds, detail_fetcher
 from ._jobs import batch_status
@@ -309,7 +315,7 @@ class _Watch(HasApi):
         poll_interval: float = 2.0,
         timeout: float | None = None,
         details: bool = True,
-        concurrency: ConcurrencyArg = 16,
+        concurrency: ConcurrencyArg = "auto",
         progress: ProgressArg = None,
     ) -> JobWatch[JobDetail] | JobWatch[Job]:
         """Follow many jobs until each is terminal; one outcome per distinct id::
@@ -322,8 +328,10 @@ class _Watch(HasApi):
         per 1,000 ids still pending (never one per job) and starts
         ``poll_interval`` seconds after the previous round started. With
         ``details=True`` each finished job's detail is fetched once, at most
-        ``concurrency`` at a time (an int, ``"auto"`` or an
-        :class:`~uprock_async.AdaptiveConcurrency`). An id the service does not know ends with
+        ``concurrency`` at a time: by default ``"auto"`` (an
+        :class:`~uprock_async.AdaptiveConcurrency` per watch, which keeps up when
+        thousands of jobs finish at once and backs off on 429s), or an int, or a
+        limiter shared with other calls. An id the service does not know ends with
         :class:`~uprock_async.NotFoundError` (an invalid one with
         :class:`~uprock_async.BadRequestError`) in its outcome; after ``timeout``
         seconds every id still pending ends with
@@ -334,7 +342,7 @@ class _Watch(HasApi):
         arguments raise ``ValueError`` at the call. Leaving the block early
         cancels everything in flight.
         """
-        span = _validate.watch_args(poll_interval, timeout, concurrency)
+        span = _validate.watch_args(poll_interval, timeout)
         limit = resolve_concurrency(concurrency)  # "fast", 0, True: ValueError now
         return JobWatch(
             job_ids,
