@@ -64,18 +64,23 @@ def test_a_fresh_limiter_reports_its_state() -> None:
 
 # -- the rule, fed by hand ---------------------------------------------------------
 #
-# Every success below takes 10 ms (one round), so the smoothed round trip stays
-# 10 ms; ``_in_flight`` is set high so the window counts as in use.
+# Every success below takes one round (2**-7 s, about 8 ms), so the smoothed round
+# trip stays one round; ``_in_flight`` is set high so the window counts as in use.
+# The clock starts at a whole second and every step is a power of two, so every
+# sum is exact: no comparison turns on a rounding error (which depended on the
+# machine's monotonic clock reading when the clock started at time.monotonic()).
 
-RTT = 0.010
+RTT = 2.0**-7
+QUICK = 2.0**-10  # a 429 answered at once
 
 
 class Feed:
-    """A limiter fed attempts on a clock of its own, one round (10 ms) apart."""
+    """A limiter fed attempts on a clock of its own, one round (``RTT``) apart."""
 
     def __init__(self, limiter: AdaptiveConcurrency) -> None:
         self.limiter = limiter
-        self.t = time.monotonic()
+        self.t = float(int(time.monotonic()))
+        limiter._rtt_epoch = self.t  # the minimum-latency window starts with the feed
         limiter._in_flight = limiter.maximum  # the window is in use
         limiter.record(self.t, RTT)  # one measured round trip
 
@@ -85,7 +90,7 @@ class Feed:
             self.limiter.record(self.t, RTT)
             self.t += RTT
 
-    def overload(self, latency: float = 0.001) -> None:
+    def overload(self, latency: float = QUICK) -> None:
         """An attempt sent now, answered 429 at once."""
         self.t += latency
         self.limiter.record(self.t - latency, latency, overloaded=True)
