@@ -437,3 +437,62 @@ async def test_concurrency_auto_makes_a_fresh_limiter_per_call() -> None:
 
     async with fan_out(double, range(50), concurrency="auto", ordered=True) as outcomes:
         assert [o.unwrap() async for o in outcomes] == [2 * x for x in range(50)]
+
+
+# -- a worker going straight on keeps its slot --------------------------------------
+
+
+async def test_reuse_keeps_a_slot_within_the_limit_and_gives_it_back_above_it() -> None:
+    limiter = AdaptiveConcurrency(initial=2, minimum=1, maximum=4)
+    await limiter.acquire()
+    await limiter.acquire()
+    assert limiter.reuse()  # 2 held, limit 2: the holder may go straight on
+    assert limiter.in_flight == 2
+    limiter._limit = 1.0  # the limit came down meanwhile (a cut)
+    assert not limiter.reuse()  # over the limit: given back, no one woken
+    assert limiter.in_flight == 1
+    limiter.release()
+    assert limiter.in_flight == 0
+
+
+async def test_reuse_gives_the_slot_to_a_retry_waiting_first_in_line() -> None:
+    limiter = AdaptiveConcurrency(initial=1, minimum=1, maximum=1)
+    await limiter.acquire()
+    got = anyio.Event()
+
+    async def retry() -> None:
+        await limiter.acquire(first=True)
+        got.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(retry)
+        await anyio.lowlevel.checkpoint()  # the retry queues first in line
+        assert not limiter.reuse()  # so the slot goes to it, not to the holder's next call
+        with anyio.fail_after(1):
+            await got.wait()
+    assert limiter.in_flight == 1
+    limiter.release()
+    assert limiter.in_flight == 0
+
+
+async def test_a_kept_slot_is_given_back_when_the_caller_stops_reading_early() -> None:
+    limiter = AdaptiveConcurrency(initial=3, minimum=1, maximum=3)
+    calls = 0
+
+    async def quick(x: int) -> int:
+        nonlocal calls
+        calls += 1
+        await anyio.lowlevel.checkpoint()
+        return x
+
+    async with fan_out(quick, range(1000), concurrency=limiter) as outcomes:
+        async for outcome in outcomes:
+            if outcome.index >= 10:
+                break
+    assert limiter.in_flight == 0  # the workers' kept slots came back as they ended
+    assert calls < 1000
+
+    async with fan_out(quick, range(200), concurrency=limiter) as outcomes:  # still usable
+        assert len([o async for o in outcomes]) == 200
+    assert limiter.in_flight == 0
+    assert limiter.current == 3

@@ -209,6 +209,7 @@ class Engine(Generic[I, R]):
         """
         # The try wraps the loop in place rather than in a second coroutine: every
         # resumption of a suspended call passes through each frame of the await chain.
+        states: list[MeterState] = []
         try:
             fn, window, progress = self.fn, self.window, self.progress
             states = [s for m in self.meters if (s := m.state()) is not None]
@@ -283,6 +284,11 @@ class Engine(Generic[I, R]):
             if isinstance(exc, anyio.get_cancelled_exc_class()) and _scope_cancelled():
                 raise
             self.fail(exc)
+        finally:
+            for state in states:  # a state that kept a slot for the next call gives it back
+                close = getattr(state, "close", None)
+                if close is not None:
+                    close()
 
     async def _metered_call(self, states: list[MeterState], index: int, item: I) -> Outcome[I, R]:
         """Call ``fn(item)``, telling each meter state it started and finished."""

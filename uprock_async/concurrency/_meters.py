@@ -14,6 +14,9 @@ finished". The engine knows none of them by name:
   it feeds every HTTP attempt to the limiter, and gives the slot back while
   the transport waits (a retry's backoff, a Retry-After pause, an open
   circuit breaker), taking it again, first in line, before the next attempt.
+  A worker that goes straight on to its next call keeps its slot while the
+  limit allows (no turn of the event loop in the queue); a state with a
+  ``close()``, as this one, hears when its worker ends, to give back what it kept.
 
 What a waiting call holds: under an adaptive limit, nothing (its slot is
 released). Under an int ``concurrency`` the window is the number of worker
@@ -154,16 +157,22 @@ class AdaptiveState:
     no attempt through a client is judged by its duration and error.
     """
 
-    __slots__ = ("_fed", "_overloaded", "_started", "held", "limiter")
+    __slots__ = ("_fed", "_kept", "_overloaded", "_started", "held", "limiter")
 
     def __init__(self, limiter: AdaptiveConcurrency) -> None:
         self.limiter = limiter
         self.held = 0
+        self._kept = False  # the slot of the call that finished, kept for the next one
         self._fed = False
         self._overloaded = False  # the call's last attempt was an overload signal
         self._started = 0.0
 
     async def wait(self) -> None:
+        if self._kept:
+            self._kept = False
+            if self.limiter.reuse():
+                return  # straight on with the slot the last call held
+            self.held -= 1
         await self.limiter.acquire()
         self.held += 1
 
@@ -175,6 +184,19 @@ class AdaptiveState:
         if ran and not self._fed:  # no HTTP attempt through a client: judge the call
             now = time.monotonic()
             self.limiter.record(self._started, now - self._started, overloaded=is_overload(error))
+        if ran and self.held == 1:
+            # Keep the slot for this worker's next call (see AdaptiveConcurrency.reuse);
+            # :meth:`wait` asks again, and :meth:`close` gives it back if none comes.
+            if self.limiter.reuse():
+                self._kept = True
+                return
+            self.held = 0
+            return
+        self._release()
+
+    def close(self) -> None:
+        """The worker ends: give back the slot it kept."""
+        self._kept = False
         self._release()
 
     def _release(self) -> None:
