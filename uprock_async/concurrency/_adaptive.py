@@ -244,14 +244,11 @@ class AdaptiveConcurrency:
         if self._in_flight < int(self._limit) and not self._waiters:
             self._in_flight += 1
             return time.monotonic()
-        if not first:
-            await wait_in_line(self._waiters, self.release)
-            return time.monotonic()
-        self._urgent += 1
+        self._urgent += first
         try:
-            await wait_in_line(self._waiters, self.release, first=True)
+            await wait_in_line(self._waiters, self.release, first=first)
         finally:
-            self._urgent -= 1
+            self._urgent -= first
         return time.monotonic()
 
     def release(self) -> None:
@@ -298,9 +295,10 @@ class AdaptiveConcurrency:
             # smoothed round trip (as TCP's SRTT): how long one round lasts
             self._srtt = latency if self._srtt is None else self._srtt + (latency - self._srtt) / 8
             overloaded = base != float("inf") and latency > base * self._latency_factor + 0.005
-            if now - self._round_start >= self._srtt:  # answers per round, as BBR counts them
-                self._per_round, self._delivered, self._round_start = self._delivered, 0, now
-            self._delivered += 1
+            if self._slow_start:  # answers per round, as BBR counts them (read by _cut)
+                if now - self._round_start >= self._srtt:
+                    self._per_round, self._delivered, self._round_start = self._delivered, 0, now
+                self._delivered += 1
         if overloaded:
             self._overload(started, now)
             return
