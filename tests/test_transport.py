@@ -359,3 +359,37 @@ def test_error_urls_carry_no_credentials_and_no_foreign_query() -> None:
     assert shown(signed) == "https://storage.example.com/bucket/obj"
     userinfo = URL("https://user:pw@edge.uprock.com/crawl/v1/jobs/x/download?a=1")
     assert shown(userinfo) == "https://edge.uprock.com/crawl/v1/jobs/x/download?a=1"
+
+
+@pytest.mark.parametrize("slash", ["", "/"])
+async def test_a_base_url_with_a_path_prefixes_every_request_single_and_fanned_out(
+    slash: str,
+) -> None:
+    """A gateway base URL (``https://gw/uprock``): one lookup and a fan-out's
+    lookups (built from parts, not parsed) go to the same prefixed path and query,
+    and carry the key."""
+    seen: list[tuple[str, str, str | None]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append((request.path, request.query_string, request.headers.get("Authorization")))
+        job_id = request.match_info["job_id"]
+        return web.json_response({"job": {"job_id": job_id, "status": "completed"}})
+
+    app = web.Application()
+    app.router.add_get("/gw/uprock/crawl/v1/jobs/{job_id}/detail", record)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}/gw/uprock{slash}"
+    try:
+        async with UprockClient("k-prefix", base_url=base, retry=FAST_RETRY) as client:
+            one = await client.job_detail("solo", parse_cookies=True)
+            many = await client.job_details(["a", "b-1", "c_2"], parse_cookies=True)
+    finally:
+        await runner.cleanup()
+    assert [one.job_id, *(d.job_id for d in many)] == ["solo", "a", "b-1", "c_2"]
+    assert sorted(seen) == sorted(
+        (f"/gw/uprock/crawl/v1/jobs/{job_id}/detail", "parse_cookies=true", "Bearer k-prefix")
+        for job_id in ["solo", "a", "b-1", "c_2"]
+    )

@@ -142,7 +142,9 @@ class Transport(Sender):
         base = URL(self.base_url)
         if base.scheme not in ("http", "https") or not base.host:
             raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
-        self._base = base
+        #: the base URL, parsed (its path has no trailing ``/``)
+        self.base = base
+        self._root = base.raw_path.rstrip("/")
         self._auth = dict(auth_headers)
         self._secret = secret
         self._redact.add(secret)
@@ -248,8 +250,20 @@ class Transport(Sender):
     # -- URLs and credentials --------------------------------------------------
 
     def url(self, path: str) -> URL:
-        """The absolute URL of an already-encoded ``path?query`` under the base URL."""
-        return URL(self.base_url + path, encoded=True)
+        """The absolute URL of an already-encoded ``path?query`` under the base URL,
+        built from parts (yarl's parse of a whole URL costs three times as much, and
+        its cache holds 128 URLs)."""
+        if "#" in path:
+            return URL(self.base_url + path, encoded=True)
+        path, _, query = path.partition("?")
+        base = self.base
+        return URL.build(
+            scheme=base.scheme,
+            authority=base.raw_authority,
+            path=self._root + path,
+            query_string=query,
+            encoded=True,
+        )
 
     def is_trusted(self, url: URL) -> bool:
         """May the API key be sent to ``url``? Never with ``user:password@`` in it."""
