@@ -23,7 +23,7 @@ from uprock_async import ScreenshotCenterClient, UprockClient
 from uprock_async.cli import main
 from uprock_async.testing import FakeServer
 
-from .test_cli import _env, _keys, cli
+from .test_cli import _env, _keys, child, cli
 
 _EXPORT = re.compile(r"export ([A-Z_]+)=(\S+)")
 
@@ -36,7 +36,7 @@ async def test_fake_server_prints_export_lines_that_work_and_stops_cleanly_on_ct
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     ids_file = tmp_path / "ids.txt"
-    async with await anyio.open_process(
+    async with child(
         [sys.executable, "-m", "uprock_async", "fake-server", "--jobs", "5", "--ids-file",
          str(ids_file)],
         env=_env(),

@@ -11,6 +11,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import aiohttp
@@ -18,7 +19,7 @@ import anyio
 import anyio.abc
 import pytest
 
-from tests.test_cli import _env, _json_lines, _keys, cli
+from tests.test_cli import _env, _json_lines, _keys, child, cli
 from uprock_async.cli import main
 from uprock_async.cli._output import open_output
 from uprock_async.testing import FakeServer
@@ -56,8 +57,8 @@ def _finishing(server: FakeServer, n: int, *, within: float) -> list[str]:
     return ids
 
 
-async def _start(*args: str, server: FakeServer) -> anyio.abc.Process:
-    return await anyio.open_process(
+def _start(*args: str, server: FakeServer) -> AbstractAsyncContextManager[anyio.abc.Process]:
+    return child(
         [sys.executable, "-m", "uprock_async", *args, "--base-url", server.uprock_url],
         env=_env(_keys(server)),
     )
@@ -244,7 +245,7 @@ async def test_metrics_are_served_while_watching_and_sigterm_stops_the_watch(
     [finished] = server.add_jobs(1, headers=2, cookies=0)
     stuck = server.add_jobs(3, headers=2, cookies=0, status="pending")
     port = _free_port()
-    async with await _start(
+    async with _start(
         "watch", "-", "--poll-interval", "0.05", "--metrics-port", str(port), server=server
     ) as process:
         assert process.stdin is not None
@@ -321,10 +322,11 @@ async def test_sigterm_leaves_whole_lines_and_resume_finishes_the_run(
     server: FakeServer, tmp_path: Path
 ) -> None:
     ids = server.add_jobs(200, headers=2, cookies=0)
-    server.latency = 0.05  # 200 lookups at 4 at a time: ~2.5 s, so SIGTERM lands mid-run
+    server.latency = 0.5  # 200 lookups at 4 at a time: ~25 s, so SIGTERM lands mid-run
+    # even on a loaded machine, where this test's polls lag
     source = _ids_file(tmp_path, ids)
     output = tmp_path / "out.jsonl"
-    async with await _start(
+    async with _start(
         "job-details", str(source), "-o", str(output), "--concurrency", "4", server=server
     ) as process:
         with anyio.fail_after(20):

@@ -55,10 +55,10 @@ async def test_a_second_run_on_the_same_output_exits_2_and_looks_nothing_up(
 ) -> None:
     ids = server.add_jobs(40, headers=2, cookies=0)
     others = server.add_jobs(5, headers=2, cookies=0)  # what the second run would look up
-    server.latency = 0.05  # 40 lookups 2 at a time: ~1 s, so the second run meets the first
+    server.latency = 0.25  # 40 lookups 2 at a time: ~5 s, so the second run meets the first
     output = tmp_path / "out.jsonl"
     first_args = ("job-details", str(_ids_file(tmp_path, ids)), "-o", str(output), "--resume")
-    async with await _start(*first_args, "--concurrency", "2", server=server) as first:
+    async with _start(*first_args, "--concurrency", "2", server=server) as first:
         with anyio.fail_after(20):
             while not output.exists() or output.stat().st_size == 0:  # noqa: ASYNC110 - a file
                 await anyio.sleep(0.02)
