@@ -427,6 +427,25 @@ async def test_proxy_credentials_are_unreachable_from_errors_and_logs(
     assert_no_secret(texts, SECRETS + secrets_of(PASSWORD + "-old"))  # a wrong one too
 
 
+async def test_a_tunnel_the_proxy_refuses_with_407_is_not_retried(
+    tls: Tls, guarded: ForwardProxy, ca: trustme.CA
+) -> None:
+    """Wrong proxy credentials stay wrong: one CONNECT, then a connection error
+    that says the proxy refused (never the request's server)."""
+    wrong = with_credentials(guarded.url, f"{USER}:{quote(PASSWORD + '-old', safe='')}")
+    async with UprockClient(
+        tls.server.api_key, base_url=tls.uprock_url, proxy=wrong, ssl=trusting(ca),
+        retry=FAST_RETRY,
+    ) as client:  # fmt: skip
+        with pytest.raises(APIConnectionError, match="the proxy refused the tunnel") as caught:
+            await client.job_detail("1f0e7c52-8f3a-4c1e-9f7b-2f9b1c0d4e5a")
+        stats = client.stats()
+    assert [seen.method for seen in guarded.seen] == ["CONNECT"]
+    assert (stats.requests, stats.retries) == (1, 0)
+    assert "407" in str(caught.value)
+    assert tls.server.requests == []  # nothing reached the service
+
+
 @pytest.mark.parametrize(
     "bad", ["ftp://{c}@proxy:21", "http://{c}@", "http://{c}@proxy:3128/path", "http://{c}@p:99999"]
 )

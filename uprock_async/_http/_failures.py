@@ -130,6 +130,10 @@ _RULES = (
           "request to {where} timed out ({timeout})"),
     _Rule(aiohttp.ClientConnectorError, APIConnectionError, True, False,
           "cannot connect to {where}: {detail}"),
+    # The proxy answered CONNECT with an error: the request never left for the
+    # server. A 4xx (407: its credentials refused, 403: its policy) stays so.
+    _Rule(aiohttp.ClientHttpProxyError, APIConnectionError, True, False,
+          "the proxy refused the tunnel to {where}: {detail}"),
     _Rule(aiohttp.ClientPayloadError, APIConnectionError, True, True,
           "connection to {where} broke mid-body: {detail}"),
     _Rule(BaseException, APIConnectionError, True, True,
@@ -150,7 +154,10 @@ def exception_failure(
         detail=bounded(str(exc) or type(exc).__name__, redact, 300),  # one line
         timeout=timeout,
     )
-    return Failure(rule.error(text), retryable=rule.retryable, sent=rule.sent)
+    retryable = rule.retryable
+    if isinstance(exc, aiohttp.ClientHttpProxyError) and 400 <= exc.status < 500:
+        retryable = False
+    return Failure(rule.error(text), retryable=retryable, sent=rule.sent)
 
 
 class Expected(NamedTuple):

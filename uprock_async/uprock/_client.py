@@ -37,7 +37,15 @@ class UprockClient(ClientBase, _Details, _Jobs, _Sessions, _Downloads, _Watch):
     or max retries), ``session`` (your own ``aiohttp.ClientSession``, never
     closed by us; per request, its ``raise_for_status`` is switched off and a
     create is never silently resent by it), ``trace_configs`` (``aiohttp.TraceConfig`` s, e.g.
-    OpenTelemetry's), ``max_body_size`` (bytes; larger answers are refused).
+    OpenTelemetry's), ``max_body_size`` (bytes; larger answers are refused),
+    ``circuit_breaker`` (:class:`~uprock_async.CircuitBreaker` or ``None``),
+    ``default_headers`` (sent with every request) and ``event_hooks``
+    (``{"request": [...], "response": [...]}``, the key masked in what they see).
+    The network: ``proxy`` (``http://``, ``https://`` or, with the ``socks``
+    extra, ``socks5://`` URL; its credentials are secrets like the key),
+    ``trust_env`` (``HTTP(S)_PROXY``/``NO_PROXY``, ``SSL_CERT_FILE``/``SSL_CERT_DIR``;
+    on by default, as in httpx) and ``ssl`` (an ``SSLContext`` that trusts your
+    CA, or ``False`` to skip verification, with a warning).
 
     Areas: details (``job_detail``, ``job_details``, ``iter_job_details``), jobs
     (``create_job``, ``job_status``, ``jobs_status``, ``wait_for_job``),
