@@ -250,6 +250,14 @@ async def test_an_explicit_proxy_wins_over_the_environment(
         ("[::1]:8080", "http://[::1]:8080/a", False),
         ("EXAMPLE.com", "https://Example.COM/a", False),
         ("", "https://example.com/a", True),
+        ("10.0.0.0/8", "http://10.1.2.3/a", False),
+        ("10.0.0.0/8", "http://11.1.2.3/a", True),
+        ("192.168.1.7/32, example.com", "https://192.168.1.7:8443/a", False),
+        ("fd00::/8", "http://[fd12::1]/a", False),
+        ("fd00::/8", "http://[fe80::1]/a", True),
+        ("10.0.0.0/8", "http://ten.example/a", True),  # a block never names a host name
+        ("10.0.0.0/99", "http://10.1.2.3/a", True),  # no block at all: names nothing
+        ("http://10.0.0.0/8", "https://10.1.2.3/a", True),
     ],
 )
 def test_no_proxy_reads_like_httpx(

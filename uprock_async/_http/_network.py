@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import logging
 import os
 import ssl as _ssl
@@ -217,7 +218,8 @@ def _bypassed(no_proxy: str, url: URL) -> bool:
     """Does ``NO_PROXY`` name ``url``'s host? As httpx reads it: ``*`` is every
     host; ``example.com`` is it and its subdomains, ``.example.com`` (or
     ``*.example.com``) its subdomains only; an entry may add ``:port`` or
-    ``scheme://``."""
+    ``scheme://``. As curl and requests read it, an address block
+    (``10.0.0.0/8``, ``fd00::/8``) names the addresses in it, never a host name."""
     host = (url.host or "").lower()
     for entry in no_proxy.lower().split(","):
         entry = entry.strip()
@@ -228,6 +230,10 @@ def _bypassed(no_proxy: str, url: URL) -> bool:
             if scheme not in (url.scheme, "all"):
                 continue
             entry = rest
+        if "/" in entry:
+            if _in_block(host, entry):
+                return True
+            continue
         name, port = entry, ""
         if entry.startswith("["):  # [::1]:8080
             name, _, port = entry[1:].partition("]")
@@ -240,6 +246,15 @@ def _bypassed(no_proxy: str, url: URL) -> bool:
         if host == name or host.endswith(name if name.startswith(".") else "." + name):
             return True
     return False
+
+
+def _in_block(host: str, block: str) -> bool:
+    """Is ``host`` an IP address inside ``block`` (``10.0.0.0/8``)? A name never is,
+    and an entry that is no address block names nothing."""
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(block, strict=False)
+    except ValueError:
+        return False
 
 
 def _environment_context() -> _ssl.SSLContext | None:
