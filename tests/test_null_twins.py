@@ -42,6 +42,15 @@ SHOTS = msgspec.json.Decoder(Envelope[list[Screenshot]])
 DETAIL = msgspec.json.Decoder(JobDetail)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_twins() -> None:
+    """Each test starts from freshly built twins (the nulls learned so far stay):
+    a twin another test's hostile body left resting (``Twin.REST``) would skip
+    its next calls, whichever test made them, depending on the order and on
+    what hypothesis drew."""
+    _twins._twins.clear()
+
+
 @contextmanager
 def _walk_only() -> Iterator[None]:
     """``decode`` as it was before the twins: the plain decode, then the walk."""
