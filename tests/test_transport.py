@@ -393,3 +393,15 @@ async def test_a_base_url_with_a_path_prefixes_every_request_single_and_fanned_o
         (f"/gw/uprock/crawl/v1/jobs/{job_id}/detail", "parse_cookies=true", "Bearer k-prefix")
         for job_id in ["solo", "a", "b-1", "c_2"]
     )
+
+
+@pytest.mark.parametrize("base", ["http://127.0.0.1:9", "https://gw.example:8443/uprock/"])
+@pytest.mark.parametrize(
+    "path", ["/crawl/v1/jobs/abc/detail", "/batch/download?id=7", "/a?x=1&y=%2F", "/s#part", ""]
+)
+async def test_urls_built_from_parts_are_the_urls_a_parse_gives(base: str, path: str) -> None:
+    async with UprockClient("k", base_url=base) as client:
+        built = client._transport.url(path)
+    parsed = URL(base.rstrip("/") + path, encoded=True)
+    assert built == parsed
+    assert str(built) == str(parsed)
