@@ -59,7 +59,18 @@ async def child(command: list[str], **options: Any) -> AsyncIterator[anyio.abc.P
     """``anyio.open_process``, killed if the test fails inside: on the way out anyio
     waits for the process to end, and a server or a watch never ends by itself, so
     a failed assertion would turn into a hang that hides it."""
-    async with await anyio.open_process(command, **options) as process:
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        # A run started in the background by a non-interactive shell ignores SIGINT,
+        # and a child inherits that: Ctrl-C could never reach it. A handled signal
+        # is reset to its default across exec, so the child gets Python's.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        started = await anyio.open_process(command, **options)
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    async with started as process:
         try:
             yield process
         except BaseException:
