@@ -12,14 +12,12 @@ import pytest
 
 from uprock_async import (
     AdaptiveConcurrency,
-    APITimeoutError,
     RateLimitError,
     RetryPolicy,
     ScreenshotCenterClient,
     UprockClient,
     fan_out,
 )
-from uprock_async.concurrency._meters import AdaptiveState
 from uprock_async.testing import FakeServer
 
 from .conftest import FAST_RETRY
@@ -498,86 +496,3 @@ async def test_a_kept_slot_is_given_back_when_the_caller_stops_reading_early() -
         assert len([o async for o in outcomes]) == 200
     assert limiter.in_flight == 0
     assert limiter.current == 3
-
-
-# -- the limiter's own overshoot uses no retry ------------------------------------------
-
-
-def test_lowered_since_tells_an_attempt_sent_before_the_limit_came_down() -> None:
-    feed = Feed(AdaptiveConcurrency(initial=8, minimum=1, maximum=64))
-    feed.round(3)
-    sent = feed.t
-    assert not feed.limiter.lowered_since(sent)
-    feed.overload()  # slow start ends with a cut
-    assert feed.limiter.current < 8 * 2**3
-    assert feed.limiter.lowered_since(sent)
-    assert not feed.limiter.lowered_since(feed.t)  # sent after the cut
-
-
-def test_an_overload_at_the_minimum_lowers_nothing() -> None:
-    feed = Feed(AdaptiveConcurrency(initial=1, minimum=1, maximum=1))
-    sent = feed.t
-    feed.overload()
-    feed.round()
-    feed.overload()
-    assert feed.limiter.current == 1
-    assert not feed.limiter.lowered_since(sent)
-
-
-async def test_under_auto_an_overshoot_429_uses_no_retry_within_a_timed_bound() -> None:
-    """A service that answers 429 (``Retry-After: 0``) to everything: the limiter
-    comes down to its minimum, every 429 of an attempt sent before a cut is free,
-    then the call's two retries run out. Each lookup ends in ``RateLimitError``
-    after at most 1 + 2 + ``FREE_RETRIES`` attempts, within seconds."""
-    retry = RetryPolicy(max_retries=2, backoff_initial=0.001, jitter=False)
-    async with FakeServer(seed=4, record=False, capacity=0, latency=0.0) as server:
-        ids = server.add_jobs(16, headers=2, cookies=0)
-        limiter = AdaptiveConcurrency(initial=16, minimum=1, maximum=16)
-        async with UprockClient(
-            server.api_key, base_url=server.uprock_url, retry=retry, timeout=5.0
-        ) as client:
-            started = time.monotonic()
-            with anyio.fail_after(20):
-                results = await client.job_details(ids, concurrency=limiter, return_exceptions=True)
-            took = time.monotonic() - started
-            attempts = client.stats().requests
-    assert all(isinstance(r, RateLimitError) for r in results)
-    free = AdaptiveState.FREE_RETRIES
-    assert 3 * len(ids) < attempts <= (3 + free) * len(ids)  # some were free, within the cap
-    assert took < 10
-    assert limiter.current == 1
-    assert limiter.in_flight == 0
-
-
-async def test_a_fixed_concurrency_never_makes_a_429_free() -> None:
-    retry = RetryPolicy(max_retries=2, backoff_initial=0.001, jitter=False)
-    async with FakeServer(seed=4, record=False, capacity=0, latency=0.0) as server:
-        ids = server.add_jobs(8, headers=2, cookies=0)
-        async with UprockClient(
-            server.api_key, base_url=server.uprock_url, retry=retry, timeout=5.0
-        ) as client:
-            results = await client.job_details(ids, concurrency=4, return_exceptions=True)
-            attempts = client.stats().requests
-    assert all(isinstance(r, RateLimitError) for r in results)
-    assert attempts == 3 * len(ids)
-
-
-async def test_under_auto_a_timeout_still_uses_a_retry_so_a_dead_service_is_timed() -> None:
-    """Timeouts cut the limit too, but never come free: against a service that
-    never answers, a call still ends after its three attempts' timeouts."""
-    retry = RetryPolicy(max_retries=2, backoff_initial=0.001, jitter=False)
-    async with FakeServer(seed=5, record=False, latency=3.0) as server:
-        ids = server.add_jobs(4, headers=2, cookies=0)
-        limiter = AdaptiveConcurrency(initial=4, minimum=1, maximum=4)
-        async with UprockClient(
-            server.api_key, base_url=server.uprock_url, retry=retry, timeout=0.2,
-            circuit_breaker=None,  # its own bound (max_wait) is timed in test_breaker_bounds
-        ) as client:  # fmt: skip
-            started = time.monotonic()
-            with anyio.fail_after(20):
-                results = await client.job_details(ids, concurrency=limiter, return_exceptions=True)
-            took = time.monotonic() - started
-            attempts = client.stats().requests
-    assert all(isinstance(r, APITimeoutError) for r in results)
-    assert attempts == 3 * len(ids)
-    assert took < 4 * 3 * 0.2 + 2  # at worst one call after another, at the limit of 1

@@ -98,11 +98,6 @@ class RetryPolicy:
     seconds, scaled by a random factor in ``[0.5, 1.0]`` when ``jitter`` is on,
     unless the server sent ``Retry-After``: that is honoured, capped at
     ``max_retry_after``. ``max_retries=0`` disables retries.
-
-    Under an adaptive limit (``concurrency="auto"``), an overload answer (429,
-    503) to an attempt sent before the limit came down uses no retry, up to 16
-    per call: that is the fan-out's own overshoot, which the limit has answered
-    for. An overload at a limit that holds, or at its minimum, uses one.
     """
 
     max_retries: int = 2

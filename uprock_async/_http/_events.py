@@ -98,23 +98,11 @@ class CallObserver(AttemptObserver, Protocol):
 
     async def idle(self, wait: Callable[[], Awaitable[T]]) -> T: ...
 
-    def excuses(self) -> bool:
-        """Should the call's last failed attempt, just seen, use no retry? (An
-        adaptive limit's own overshoot: see ``AdaptiveState.excuses``.)"""
-        ...
-
 
 #: Set by the concurrency layer in the task that runs a call; ``None`` elsewhere.
 current_observer: ContextVar[CallObserver | None] = ContextVar(
     "uprock_async_call_observer", default=None
 )
-
-
-def excused() -> bool:
-    """Does the current call's observer excuse its last failed attempt from the
-    retry count? ``False`` outside a fan-out."""
-    observer = current_observer.get()
-    return observer is not None and observer.excuses()
 
 
 async def idle(wait: Callable[[], Awaitable[T]]) -> T:
@@ -161,19 +149,9 @@ class LogObserver:
         )
 
 
-def log_retry(
-    error: UprockAsyncError, retry: int, retries: int, delay: float, *, free: bool = False
-) -> None:
-    """INFO: a failed attempt is retried (the error names its request, without the
-    key); ``free``: the attempt uses no retry."""
-    if free and log.isEnabledFor(logging.INFO):
-        log.info(
-            "%s: %s; sent again in %.2f s (uses no retry: the adaptive limit came down)",
-            type(error).__name__,
-            _short(str(error)),
-            delay,
-        )
-    elif log.isEnabledFor(logging.INFO):
+def log_retry(error: UprockAsyncError, retry: int, retries: int, delay: float) -> None:
+    """INFO: a failed attempt is retried (the error names its request, without the key)."""
+    if log.isEnabledFor(logging.INFO):
         log.info(
             "%s: %s; retry %d of %d in %.2f s",
             type(error).__name__,

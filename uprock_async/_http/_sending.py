@@ -37,7 +37,6 @@ from ._breaker import BreakerExhausted, wait_turn
 from ._download import read_body, read_prefix
 from ._events import (
     current_observer,
-    excused,
     idle,
     log,
     log_retry,
@@ -223,18 +222,15 @@ class Sender(Reports):
                 # Decided outside any except block, so the error we raise has no
                 # __context__: the internal Failure (and what it wrapped) stays unreachable.
                 attempt += 1
-                # Free: a failed breaker probe, or an overload an adaptive limit
-                # answers for (it came down since the attempt was sent).
-                probed = probe and breaker is not None and breaker.is_open
-                free = probed or (failure.retryable and excused())
+                free = probe and breaker is not None and breaker.is_open
                 if not policy.allows(failure, retries, request.idempotent, free=free):
                     self.stats.error(failure.error)
                     raise failure.error from failure.__cause__  # a TransportCause at most
                 if not free:
                     retries += 1
                 if breaker is None or not breaker.is_open:  # an open breaker paces the rest
-                    delay = policy.backoff(max(0, retries - 1), failure.retry_after)
-                    log_retry(failure.error, retries, policy.max_retries, delay, free=free)
+                    delay = policy.backoff(retries - 1, failure.retry_after)
+                    log_retry(failure.error, retries, policy.max_retries, delay)
                     # With a breaker, the backoff ends early if it opens (then it holds the call).
                     await idle(partial(anyio.sleep if breaker is None else breaker.sleep, delay))
             probe = False

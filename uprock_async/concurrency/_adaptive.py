@@ -83,10 +83,6 @@ more runs on 2026-12-08 (URLs built from parts): the phases at 1.00 / 1.00 /
 Jain's index 0.90-0.95, 0.6-0.8 % 429, nothing failed.
 
 A ``Retry-After`` on an overload answer also stops growth until it expires.
-An overload answer to an attempt sent before the limit came down
-(:meth:`AdaptiveConcurrency.lowered_since`) uses none of the call's retries, up
-to 16 a call: while a fall in capacity took a few rounds to follow, three such
-answers in a row used to fail a call (0.3 % of the soak's lookups).
 A call under a limiter gives its slot back while it waits (a retry's backoff,
 the client's Retry-After pause, an open circuit breaker) and queues for one
 again, first in line, so after a cut it waits until the lower limit has room
@@ -152,7 +148,6 @@ class AdaptiveConcurrency:
         "_last_drop",
         "_latency_factor",
         "_limit",
-        "_lowered",
         "_min_rtt",
         "_min_rtt_prev",
         "_no_growth_until",
@@ -217,8 +212,7 @@ class AdaptiveConcurrency:
         self._edge_passes = 0  # passes beyond the edge in a row
         self._shared_until = 0.0  # bursts of cuts again and again: others share the capacity
         self._last_drop = -math.inf  # the last cut
-        self._changed = -1.0  # when the limit last came down (or was put back to a level)
-        self._lowered = -1.0  # when it last came down to fewer slots
+        self._changed = -1.0  # when the limit last came down
         self._recent = 0  # overloads from attempts started after that
         self._min_rtt = float("inf")
         self._min_rtt_prev = float("inf")
@@ -367,8 +361,6 @@ class AdaptiveConcurrency:
             estimate = float(max(self._per_round, self._delivered))
             cut = max(self._limit / 2, min(cut, estimate))
         self._limit = max(float(self.minimum), cut)
-        if int(self._limit) < before:
-            self._lowered = now
         self._good = int(self._limit)
         if held and not self._slow_start:
             # A level that held stopped holding: the capacity fell, or another client
@@ -395,8 +387,6 @@ class AdaptiveConcurrency:
             return
         self._ceiling = float(int(self._limit))
         self._limit = float(max(self.minimum, self._good))
-        if self._limit < self._ceiling:
-            self._lowered = now
         hold = 1.0
         if self._ceiling - self._good <= 1:  # the edge: hold longer after each failure
             hold = float(self._hold_rounds)
@@ -454,12 +444,6 @@ class AdaptiveConcurrency:
         self._limit = float(target)
         self._probe_start = now
         self._wake()
-
-    def lowered_since(self, moment: float) -> bool:
-        """Has the limit come down since ``moment`` (an attempt's start, on
-        :func:`time.monotonic`'s clock)? Then that attempt went out under a higher
-        limit than the one that now holds."""
-        return self._lowered > moment
 
     def retry_delay(self) -> float:
         """Seconds a retry of an overloaded attempt waits (without its slot) before it

@@ -157,20 +157,7 @@ class AdaptiveState:
     no attempt through a client is judged by its duration and error.
     """
 
-    __slots__ = (
-        "_excused",
-        "_fed",
-        "_free",
-        "_kept",
-        "_overloaded",
-        "_started",
-        "held",
-        "limiter",
-    )
-
-    #: The most retries per call that an adaptive limit's own overshoot may cost
-    #: nothing (see :meth:`excuses`): a limit comes down from 256 to 1 in 16 cuts.
-    FREE_RETRIES = 16
+    __slots__ = ("_fed", "_kept", "_overloaded", "_started", "held", "limiter")
 
     def __init__(self, limiter: AdaptiveConcurrency) -> None:
         self.limiter = limiter
@@ -178,8 +165,6 @@ class AdaptiveState:
         self._kept = False  # the slot of the call that finished, kept for the next one
         self._fed = False
         self._overloaded = False  # the call's last attempt was an overload signal
-        self._excused = False  # ... sent before the limit last came down
-        self._free = self.FREE_RETRIES
         self._started = 0.0
 
     async def wait(self) -> None:
@@ -192,8 +177,7 @@ class AdaptiveState:
         self.held += 1
 
     def started(self) -> None:
-        self._fed = self._overloaded = self._excused = False
-        self._free = self.FREE_RETRIES
+        self._fed = self._overloaded = False
         self._started = time.monotonic()
 
     def finished(self, error: BaseException | None, *, ran: bool = True) -> None:
@@ -225,28 +209,6 @@ class AdaptiveState:
         overloaded = self._overloaded = is_overload(event.error, event.status)
         pause = event.retry_after if overloaded and event.retry_after else 0.0
         self.limiter.record(event.started, event.latency, overloaded=overloaded, pause=pause)
-        # An answer that said "overloaded" (429, 503), never a timeout: an attempt
-        # that hangs must keep costing the call its retries, or a dead service
-        # would hold each call for FREE_RETRIES more timeouts.
-        self._excused = (
-            overloaded
-            and is_overload(None, event.status)
-            and self.limiter.lowered_since(event.started)
-        )
-
-    def excuses(self) -> bool:
-        """Should the call's last failed attempt use no retry? Yes for an overload
-        answer (429, 503; not a timeout) to an attempt sent before the limit came down, by this
-        answer or an earlier one: the fan-out's overshoot, which the limiter has
-        answered for, not the call's failure; a capacity that falls would otherwise
-        fail the calls unlucky enough to meet it three times in a row. At most
-        :attr:`FREE_RETRIES` per call; an overload at a limit that holds, or at the
-        minimum, uses a retry as any failure does."""
-        if not self._excused or not self._free:
-            return False
-        self._excused = False
-        self._free -= 1
-        return True
 
     async def idle(self, wait: Callable[[], Awaitable[T]]) -> T:
         """Run ``wait`` without the slot; then queue for it again, first in line.
@@ -286,10 +248,6 @@ class _Observers:
         for observer in self._observers:
             wait = _wrap(observer, wait)
         return await wait()
-
-    def excuses(self) -> bool:
-        # Every observer is asked (each one's flag is for this attempt only).
-        return any([observer.excuses() for observer in self._observers])
 
 
 def _wrap(observer: CallObserver, wait: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
