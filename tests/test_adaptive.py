@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from functools import partial
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -501,22 +502,30 @@ async def test_a_kept_slot_is_given_back_when_the_caller_stops_reading_early() -
 
 # -- a service that never gives: every bound still holds under auto ------------------
 
+_THREE_ATTEMPTS = RetryPolicy(max_retries=2, backoff_initial=0.001, jitter=False)
+
+
+async def _timed_details(
+    server: FakeServer, ids: list[str], limiter: AdaptiveConcurrency, **client_options: Any
+) -> tuple[list[object], float, int]:
+    """``ids`` looked up under ``limiter`` (failures returned, within 20 s at most):
+    the results, the seconds they took and the HTTP attempts the client made."""
+    async with UprockClient(
+        server.api_key, base_url=server.uprock_url, retry=_THREE_ATTEMPTS, **client_options
+    ) as client:
+        started = time.monotonic()
+        with anyio.fail_after(20):
+            results = await client.job_details(ids, concurrency=limiter, return_exceptions=True)
+        return list(results), time.monotonic() - started, client.stats().requests
+
 
 async def test_under_auto_a_service_that_429s_forever_fails_each_call_on_time() -> None:
     """``Retry-After: 0`` on every answer: the limit comes down to its minimum and
     each lookup ends in ``RateLimitError`` after its three attempts, within seconds."""
-    retry = RetryPolicy(max_retries=2, backoff_initial=0.001, jitter=False)
     async with FakeServer(seed=4, record=False, capacity=0, latency=0.0) as server:
         ids = server.add_jobs(16, headers=2, cookies=0)
         limiter = AdaptiveConcurrency(initial=16, minimum=1, maximum=16)
-        async with UprockClient(
-            server.api_key, base_url=server.uprock_url, retry=retry, timeout=5.0
-        ) as client:
-            started = time.monotonic()
-            with anyio.fail_after(20):
-                results = await client.job_details(ids, concurrency=limiter, return_exceptions=True)
-            took = time.monotonic() - started
-            attempts = client.stats().requests
+        results, took, attempts = await _timed_details(server, ids, limiter, timeout=5.0)
     assert all(isinstance(r, RateLimitError) for r in results)
     assert attempts == 3 * len(ids)
     assert took < 10
@@ -527,19 +536,12 @@ async def test_under_auto_a_service_that_429s_forever_fails_each_call_on_time() 
 async def test_under_auto_a_service_that_never_answers_fails_each_call_on_time() -> None:
     """Timeouts cut the limit too; each call still ends after its three attempts'
     timeouts (the circuit breaker off: its own bound is timed in test_breaker_bounds)."""
-    retry = RetryPolicy(max_retries=2, backoff_initial=0.001, jitter=False)
     async with FakeServer(seed=5, record=False, latency=3.0) as server:
         ids = server.add_jobs(4, headers=2, cookies=0)
         limiter = AdaptiveConcurrency(initial=4, minimum=1, maximum=4)
-        async with UprockClient(
-            server.api_key, base_url=server.uprock_url, retry=retry, timeout=0.2,
-            circuit_breaker=None,
-        ) as client:  # fmt: skip
-            started = time.monotonic()
-            with anyio.fail_after(20):
-                results = await client.job_details(ids, concurrency=limiter, return_exceptions=True)
-            took = time.monotonic() - started
-            attempts = client.stats().requests
+        results, took, attempts = await _timed_details(
+            server, ids, limiter, timeout=0.2, circuit_breaker=None
+        )
     assert all(isinstance(r, APITimeoutError) for r in results)
     assert attempts == 3 * len(ids)
     assert took < 4 * 3 * 0.2 + 2  # at worst one call after another, at a limit of 1

@@ -220,12 +220,16 @@ async def _foreign_app() -> tuple[web.AppRunner, list[dict[str, str]], int]:
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", record)
+    runner, port = await _serve(app)
+    return runner, seen, port
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
+    """``app`` on a loopback port of its own: its runner (to clean up) and the port."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, seen, port
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, runner.addresses[0][1]
 
 
 @pytest.mark.parametrize("service", ["uprock", "screenshotcenter"])
@@ -377,11 +381,8 @@ async def test_a_base_url_with_a_path_prefixes_every_request_single_and_fanned_o
 
     app = web.Application()
     app.router.add_get("/gw/uprock/crawl/v1/jobs/{job_id}/detail", record)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}/gw/uprock{slash}"
+    runner, port = await _serve(app)
+    base = f"http://127.0.0.1:{port}/gw/uprock{slash}"
     try:
         async with UprockClient("k-prefix", base_url=base, retry=FAST_RETRY) as client:
             one = await client.job_detail("solo", parse_cookies=True)
